@@ -1,0 +1,179 @@
+package vault
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"time"
+
+	"github.com/coffre-cloud/coffre/backend"
+	"github.com/coffre-cloud/coffre/meta"
+)
+
+// Garbage is collected in the background, after a grace period, rather than
+// right after the commit that made it: a GET that read the old record just
+// before an overwrite can still stream the old bytes, and the write path
+// does not pay for a second transaction.
+
+func garbageStamp() []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano()))
+}
+
+// collect tells the janitor that there is garbage to remove.
+func (v *Vault) collect(_ context.Context, garbage []string) {
+	if len(garbage) == 0 {
+		return
+	}
+	select {
+	case v.wake <- struct{}{}:
+	default:
+	}
+}
+
+// removeBlobs deletes blobs that were never committed (a failed write).
+func (v *Vault) removeBlobs(names ...string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, n := range names {
+		if err := v.store.Delete(ctx, n); err != nil {
+			v.log.Warn("removing an uncommitted blob failed; the next sweep will retry", "blob", n, "err", err)
+		}
+	}
+}
+
+// JanitorConfig tunes the background work of a vault.
+type JanitorConfig struct {
+	Interval time.Duration // 0: one minute
+	Grace    time.Duration // age of garbage before its bytes go; 0: one minute
+}
+
+// Run does the vault's background work until ctx ends: at start it sweeps
+// blobs that a crash left unreferenced, then it periodically removes garbage
+// and aborts expired multipart uploads.
+func (v *Vault) Run(ctx context.Context, c JanitorConfig) error {
+	if c.Interval == 0 {
+		c.Interval = time.Minute
+	}
+	if c.Grace == 0 {
+		c.Grace = time.Minute
+	}
+	if n, err := v.Sweep(ctx); err != nil {
+		v.log.Warn("sweeping unreferenced blobs failed", "err", err)
+	} else if n > 0 {
+		v.log.Info("removed blobs left by an interrupted write", "blobs", n)
+	}
+	t := time.NewTicker(c.Interval)
+	defer t.Stop()
+	for {
+		if n, err := v.ExpireUploads(ctx); err != nil {
+			v.log.Warn("expiring multipart uploads failed", "err", err)
+		} else if n > 0 {
+			v.log.Info("aborted expired multipart uploads", "uploads", n)
+		}
+		if _, err := v.CollectGarbage(ctx, v.now().Add(-c.Grace)); err != nil {
+			v.log.Warn("collecting garbage failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-v.wake:
+			// Let the grace period pass before looking.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(c.Grace):
+			}
+		}
+	}
+}
+
+// CollectGarbage deletes the blobs journalled as garbage before the given
+// time, then their journal records. It returns how many it removed.
+func (v *Vault) CollectGarbage(ctx context.Context, before time.Time) (int, error) {
+	const batch = 256
+	total := 0
+	for {
+		var names []string
+		err := v.view(ctx, func(tx meta.Tx) error {
+			names = names[:0]
+			pre := []byte(pGarbage)
+			return tx.Scan(pre, meta.PrefixEnd(pre), func(k, val []byte) (bool, error) {
+				if len(val) == 8 && int64(binary.BigEndian.Uint64(val)) > before.UnixNano() {
+					return true, nil
+				}
+				names = append(names, string(k[len(pre):]))
+				return len(names) < batch, nil
+			})
+		})
+		if err != nil || len(names) == 0 {
+			return total, err
+		}
+		done := names[:0]
+		for _, n := range names {
+			if err := v.store.Delete(ctx, n); err != nil {
+				v.log.Warn("deleting a garbage blob failed; will retry", "blob", n, "err", err)
+				continue
+			}
+			done = append(done, n)
+		}
+		if len(done) == 0 {
+			return total, nil
+		}
+		err = v.update(ctx, func(tx meta.Tx) error {
+			for _, n := range done {
+				if err := tx.Delete(kGarbage(n)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += len(done)
+		if len(names) < batch {
+			return total, nil
+		}
+	}
+}
+
+// Sweep deletes blobs that no record references and that are older than this
+// vault's start: what a crash between a blob write and its commit leaves.
+func (v *Vault) Sweep(ctx context.Context) (int, error) {
+	var orphans []string
+	err := v.store.List(ctx, "", func(info backend.Info) error {
+		if !info.ModTime.Before(v.started) {
+			return nil
+		}
+		var referenced bool
+		err := v.view(ctx, func(tx meta.Tx) error {
+			referenced = false
+			for _, k := range [][]byte{kRef(info.Name), kGarbage(info.Name)} {
+				if _, err := tx.Get(k); err == nil {
+					referenced = true
+				} else if !errors.Is(err, meta.ErrNotFound) {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !referenced {
+			orphans = append(orphans, info.Name)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, name := range orphans {
+		if err := v.store.Delete(ctx, name); err == nil {
+			n++
+		}
+	}
+	return n, nil
+}

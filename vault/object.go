@@ -1,0 +1,552 @@
+package vault
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coffre-cloud/coffre/backend"
+	"github.com/coffre-cloud/coffre/meta"
+)
+
+// ValidKey checks an object key: 1 to 1024 bytes of UTF-8 without NUL.
+func ValidKey(key string) error {
+	switch {
+	case key == "":
+		return fmt.Errorf("%w: object key must not be empty", ErrInvalidArgument)
+	case len(key) > MaxKeyLength:
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrKeyTooLong, len(key), MaxKeyLength)
+	case !utf8.ValidString(key):
+		return fmt.Errorf("%w: object key must be valid UTF-8", ErrInvalidArgument)
+	case strings.IndexByte(key, 0) >= 0:
+		return fmt.Errorf("%w: object key must not contain NUL", ErrInvalidArgument)
+	}
+	return nil
+}
+
+// PutInput is the body and attributes of a new object version.
+type PutInput struct {
+	Body  io.Reader
+	Size  int64 // exact number of bytes Body yields
+	Attrs ObjectAttrs
+	// Checksum, when not nil, is called once Body has returned io.EOF and
+	// gives the verified checksum to store with the object.
+	Checksum func() *Checksum
+	// Precondition, when not nil, is checked atomically with the commit
+	// against the current live version (nil when there is none); an error
+	// refuses the write (conditional writes: If-Match, If-None-Match).
+	Precondition func(current *Object) error
+}
+
+// countingReader counts bytes and remembers the first error of the client's
+// body, so that a failed backend write can be blamed on the right side.
+type countingReader struct {
+	r   io.Reader
+	h   hash.Hash
+	n   int64
+	err error
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.n += int64(n)
+		if c.h != nil {
+			c.h.Write(p[:n])
+		}
+	}
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return n, err
+}
+
+// writeBlob streams body to a fresh blob and returns its name and MD5. The
+// error says whose fault a failure is: the client's body (its own error, or
+// ErrIncompleteBody) or the backend (ErrBackendUnavailable).
+func (v *Vault) writeBlob(ctx context.Context, body io.Reader, size int64) (name, etag string, err error) {
+	if size < 0 {
+		return "", "", fmt.Errorf("%w: the object size must be known", ErrInvalidArgument)
+	}
+	if size > MaxPutSize {
+		return "", "", fmt.Errorf("%w: %d bytes in one request, the limit is %d", ErrEntityTooLarge, size, int64(MaxPutSize))
+	}
+	cr := &countingReader{r: body, h: md5.New()}
+	name = newBlobName()
+	if err := v.store.Put(ctx, name, cr, size); err != nil {
+		switch {
+		case cr.err != nil && cr.err != io.EOF:
+			return "", "", cr.err
+		case cr.n < size || cr.err == io.EOF && cr.n != size:
+			return "", "", fmt.Errorf("%w: got %d of %d bytes", ErrIncompleteBody, cr.n, size)
+		case ctx.Err() != nil:
+			return "", "", ctx.Err()
+		}
+		return "", "", fmt.Errorf("%w: %v", ErrBackendUnavailable, err)
+	}
+	return name, hex.EncodeToString(cr.h.Sum(nil)), nil
+}
+
+// PutObject stores a new version of an object.
+func (v *Vault) PutObject(ctx context.Context, p Principal, bucket, key string, in PutInput) (*Object, error) {
+	if err := ValidKey(key); err != nil {
+		return nil, err
+	}
+	if _, err := v.Bucket(ctx, p, bucket); err != nil {
+		return nil, err
+	}
+	blob, etag, err := v.writeBlob(ctx, in.Body, in.Size)
+	if err != nil {
+		return nil, err
+	}
+	o := &Object{Key: key, Size: in.Size, ETag: etag, Blobs: []Blob{{Name: blob, Size: in.Size}}}
+	in.Attrs.applyTo(o)
+	if in.Checksum != nil {
+		o.Checksum = in.Checksum()
+	}
+	var check func(meta.Tx, Bucket) error
+	if in.Precondition != nil {
+		check = func(tx meta.Tx, b Bucket) error {
+			cur, _, err := findVersion(tx, b, key, "")
+			if err != nil {
+				return err
+			}
+			if cur != nil && cur.DeleteMarker {
+				cur = nil
+			}
+			if err := in.Precondition(cur); err != nil {
+				return vaultError{err}
+			}
+			return nil
+		}
+	}
+	if err := v.commit(ctx, p, bucket, o, check); err != nil {
+		v.removeBlobs(blob)
+		return nil, err
+	}
+	return o, nil
+}
+
+// commit makes o the newest version of its key in one transaction. extra,
+// if not nil, runs in the same transaction (multipart completion drops the
+// upload there).
+func (v *Vault) commit(ctx context.Context, p Principal, bucket string, o *Object, extra func(meta.Tx, Bucket) error) error {
+	var garbage []string
+	err := v.update(ctx, func(tx meta.Tx) error {
+		garbage = garbage[:0]
+		b, err := bucketFor(tx, p, bucket)
+		if err != nil {
+			return err
+		}
+		if extra != nil {
+			if err := extra(tx, b); err != nil {
+				return err
+			}
+		}
+		for _, bl := range o.Blobs {
+			if err := tx.Put(kRef(bl.Name), nil); err != nil {
+				return err
+			}
+		}
+		garbage, err = v.addVersion(tx, b, o)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	v.collect(ctx, garbage)
+	return nil
+}
+
+// addVersion writes o as the newest version of its key, following the
+// bucket's versioning state, and returns the blobs it made garbage.
+func (v *Vault) addVersion(tx meta.Tx, b Bucket, o *Object) ([]string, error) {
+	now := v.now().UTC()
+	var garbage []string
+	if b.Versioning != VersioningOff {
+		// Keep the newest-first order even if the clock went backwards.
+		if newest, err := newestVersion(tx, b.ID, o.Key); err != nil {
+			return nil, err
+		} else if newest != nil && !newest.LastModified.Before(now) {
+			now = newest.LastModified.Add(time.Microsecond)
+		}
+	}
+	o.LastModified = now.Truncate(time.Microsecond)
+	sk := newSortKey(o.LastModified)
+	if b.Versioning == VersioningEnabled {
+		o.VersionID = versionIDOf(sk)
+	} else {
+		o.VersionID = "null"
+		g, err := dropNullVersion(tx, b.ID, o.Key)
+		if err != nil {
+			return nil, err
+		}
+		garbage = g
+		if err := tx.Put(kNull(b.ID, o.Key), sk); err != nil {
+			return nil, err
+		}
+	}
+	rec := encode(o)
+	if err := tx.Put(kVersion(b.ID, o.Key, sk), rec); err != nil {
+		return nil, err
+	}
+	if o.DeleteMarker {
+		return garbage, tx.Delete(kLatest(b.ID, o.Key))
+	}
+	return garbage, tx.Put(kLatest(b.ID, o.Key), rec)
+}
+
+// newestVersion returns the newest version of a key (maybe a delete
+// marker), or nil.
+func newestVersion(tx meta.Tx, bid, key string) (*Object, error) {
+	var o *Object
+	pre := kVersionsOf(bid, key)
+	err := tx.Scan(pre, meta.PrefixEnd(pre), func(_, val []byte) (bool, error) {
+		o = new(Object)
+		return false, decode(val, o)
+	})
+	return o, err
+}
+
+// dropNullVersion removes the null version of a key, if any, and returns
+// its blobs, now garbage. It does not touch l/.
+func dropNullVersion(tx meta.Tx, bid, key string) ([]string, error) {
+	sk, err := tx.Get(kNull(bid, key))
+	if errors.Is(err, meta.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	sk = append([]byte(nil), sk...)
+	return dropVersion(tx, bid, key, sk)
+}
+
+// dropVersion deletes one version record and journals its blobs as garbage.
+func dropVersion(tx meta.Tx, bid, key string, sk []byte) ([]string, error) {
+	var old Object
+	switch err := getRecord(tx, kVersion(bid, key, sk), &old); {
+	case errors.Is(err, meta.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	if old.VersionID == "null" {
+		if err := tx.Delete(kNull(bid, key)); err != nil {
+			return nil, err
+		}
+	}
+	garbage, err := markGarbage(tx, old.Blobs)
+	if err != nil {
+		return nil, err
+	}
+	return garbage, tx.Delete(kVersion(bid, key, sk))
+}
+
+// markGarbage moves blobs from referenced to garbage.
+func markGarbage(tx meta.Tx, blobs []Blob) ([]string, error) {
+	names := make([]string, 0, len(blobs))
+	for _, bl := range blobs {
+		if err := tx.Delete(kRef(bl.Name)); err != nil {
+			return nil, err
+		}
+		if err := tx.Put(kGarbage(bl.Name), garbageStamp()); err != nil {
+			return nil, err
+		}
+		names = append(names, bl.Name)
+	}
+	return names, nil
+}
+
+// findVersion locates a version by id ("" for the latest, which may be a
+// delete marker). It returns the record and its sort key, or nil.
+func findVersion(tx meta.Tx, b Bucket, key, versionID string) (*Object, []byte, error) {
+	var sk []byte
+	switch versionID {
+	case "":
+		if b.Versioning == VersioningOff {
+			o := new(Object)
+			switch err := getRecord(tx, kLatest(b.ID, key), o); {
+			case errors.Is(err, meta.ErrNotFound):
+				return nil, nil, nil
+			case err != nil:
+				return nil, nil, err
+			}
+			s, err := tx.Get(kNull(b.ID, key))
+			if err != nil {
+				return nil, nil, err
+			}
+			return o, append([]byte(nil), s...), nil
+		}
+		var o *Object
+		pre := kVersionsOf(b.ID, key)
+		err := tx.Scan(pre, meta.PrefixEnd(pre), func(k, val []byte) (bool, error) {
+			o = new(Object)
+			sk = append([]byte(nil), k[len(pre):]...)
+			return false, decode(val, o)
+		})
+		return o, sk, err
+	case "null":
+		s, err := tx.Get(kNull(b.ID, key))
+		if errors.Is(err, meta.ErrNotFound) {
+			return nil, nil, nil
+		} else if err != nil {
+			return nil, nil, err
+		}
+		sk = append([]byte(nil), s...)
+	default:
+		var ok bool
+		if sk, ok = sortKeyOf(versionID); !ok {
+			return nil, nil, fail("%w: invalid version id specified", ErrInvalidArgument)
+		}
+	}
+	o := new(Object)
+	switch err := getRecord(tx, kVersion(b.ID, key, sk), o); {
+	case errors.Is(err, meta.ErrNotFound):
+		return nil, nil, nil
+	case err != nil:
+		return nil, nil, err
+	}
+	return o, sk, nil
+}
+
+// GetObject returns the metadata of an object version (versionID "" for the
+// latest). When that is a delete marker it returns the marker together with
+// ErrNoSuchKey (latest) or ErrMethodNotAllowed (asked by version id), so
+// that the caller can say so in its headers.
+func (v *Vault) GetObject(ctx context.Context, p Principal, bucket, key, versionID string) (*Object, error) {
+	var o *Object
+	err := v.view(ctx, func(tx meta.Tx) error {
+		b, err := bucketFor(tx, p, bucket)
+		if err != nil {
+			return err
+		}
+		if versionID == "" {
+			// Fast path: one point read for a live latest version.
+			o = new(Object)
+			err := getRecord(tx, kLatest(b.ID, key), o)
+			if err == nil || !errors.Is(err, meta.ErrNotFound) {
+				return err
+			}
+			if b.Versioning == VersioningOff {
+				o = nil
+				return fail("%w: %s", ErrNoSuchKey, key)
+			}
+		}
+		o, _, err = findVersion(tx, b, key, versionID)
+		switch {
+		case err != nil:
+			return err
+		case o == nil && versionID == "":
+			return fail("%w: %s", ErrNoSuchKey, key)
+		case o == nil:
+			return fail("%w: %s version %s", ErrNoSuchVersion, key, versionID)
+		case o.DeleteMarker && versionID == "":
+			return fail("%w: %s", ErrNoSuchKey, key)
+		case o.DeleteMarker:
+			return fail("%w: version %s of %s is a delete marker", ErrMethodNotAllowed, versionID, key)
+		}
+		return nil
+	})
+	return o, err
+}
+
+// Open returns length bytes (to the end when length < 0) of the object from
+// offset off. The object must come from GetObject.
+func (v *Vault) Open(ctx context.Context, o *Object, off, length int64) (io.ReadCloser, error) {
+	if length < 0 || off+length > o.Size {
+		length = o.Size - off
+	}
+	if off < 0 || length < 0 {
+		return nil, fmt.Errorf("%w: range %d+%d of a %d-byte object", ErrInvalidArgument, off, length, o.Size)
+	}
+	r := &blobsReader{ctx: ctx, v: v, blobs: o.Blobs, off: off, left: length}
+	// Open the first piece now so that a missing blob or an unreachable
+	// backend is an error before any header is sent.
+	if err := r.next(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// blobsReader reads a range across the blobs of an object, opening each
+// blob only when it is reached.
+type blobsReader struct {
+	ctx   context.Context
+	v     *Vault
+	blobs []Blob
+	off   int64 // offset into the remaining blobs
+	left  int64
+	cur   io.ReadCloser
+}
+
+func (r *blobsReader) next() error {
+	if r.cur != nil {
+		r.cur.Close()
+		r.cur = nil
+	}
+	for len(r.blobs) > 0 && r.off >= r.blobs[0].Size && r.left > 0 {
+		r.off -= r.blobs[0].Size
+		r.blobs = r.blobs[1:]
+	}
+	if r.left == 0 || len(r.blobs) == 0 {
+		return nil
+	}
+	b := r.blobs[0]
+	n := min(b.Size-r.off, r.left)
+	rc, err := r.v.store.Get(r.ctx, b.Name, r.off, n)
+	if err != nil {
+		if errors.Is(err, backend.ErrNotFound) {
+			return fmt.Errorf("%w: blob %s is missing", ErrNoSuchKey, b.Name)
+		}
+		return fmt.Errorf("%w: %v", ErrBackendUnavailable, err)
+	}
+	r.cur = rc
+	r.off = 0
+	r.blobs = r.blobs[1:]
+	return nil
+}
+
+func (r *blobsReader) Read(p []byte) (int, error) {
+	for {
+		if r.cur == nil {
+			return 0, io.EOF
+		}
+		if int64(len(p)) > r.left {
+			p = p[:r.left]
+		}
+		n, err := r.cur.Read(p)
+		r.left -= int64(n)
+		if err == io.EOF || r.left == 0 && err == nil {
+			if n > 0 {
+				if r.left == 0 {
+					r.cur.Close()
+					r.cur = nil
+				}
+				return n, nil
+			}
+			if err := r.next(); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		return n, err
+	}
+}
+
+func (r *blobsReader) Close() error {
+	if r.cur != nil {
+		err := r.cur.Close()
+		r.cur = nil
+		return err
+	}
+	return nil
+}
+
+// DeleteResult says what a DeleteObject did.
+type DeleteResult struct {
+	VersionID    string // the version removed, or the delete marker made
+	DeleteMarker bool   // a delete marker was made, or the version removed was one
+}
+
+// DeleteObject deletes the latest version (versionID "") following the
+// bucket's versioning state, or one version permanently. Deleting what does
+// not exist is not an error.
+func (v *Vault) DeleteObject(ctx context.Context, p Principal, bucket, key, versionID string) (DeleteResult, error) {
+	if err := ValidKey(key); err != nil {
+		return DeleteResult{}, err
+	}
+	var res DeleteResult
+	var garbage []string
+	err := v.update(ctx, func(tx meta.Tx) error {
+		res, garbage = DeleteResult{}, garbage[:0]
+		b, err := bucketFor(tx, p, bucket)
+		if err != nil {
+			return err
+		}
+		if versionID == "" {
+			if b.Versioning == VersioningOff {
+				g, err := dropNullVersion(tx, b.ID, key)
+				if err != nil {
+					return err
+				}
+				garbage = g
+				return tx.Delete(kLatest(b.ID, key))
+			}
+			marker := &Object{Key: key, DeleteMarker: true}
+			garbage, err = v.addVersion(tx, b, marker)
+			res = DeleteResult{VersionID: marker.VersionID, DeleteMarker: true}
+			return err
+		}
+		o, sk, err := findVersion(tx, b, key, versionID)
+		if err != nil || o == nil {
+			return err
+		}
+		res = DeleteResult{VersionID: o.VersionID, DeleteMarker: o.DeleteMarker}
+		if garbage, err = dropVersion(tx, b.ID, key, sk); err != nil {
+			return err
+		}
+		return refreshLatest(tx, b.ID, key)
+	})
+	if err != nil {
+		return DeleteResult{}, err
+	}
+	v.collect(ctx, garbage)
+	return res, nil
+}
+
+// refreshLatest sets l/ from the newest remaining version of a key.
+func refreshLatest(tx meta.Tx, bid, key string) error {
+	o, err := newestVersion(tx, bid, key)
+	if err != nil {
+		return err
+	}
+	if o == nil || o.DeleteMarker {
+		return tx.Delete(kLatest(bid, key))
+	}
+	return tx.Put(kLatest(bid, key), encode(o))
+}
+
+// ObjectTags returns the tags of an object version.
+func (v *Vault) ObjectTags(ctx context.Context, p Principal, bucket, key, versionID string) (*Object, error) {
+	return v.GetObject(ctx, p, bucket, key, versionID)
+}
+
+// SetObjectTags replaces the tag set of an object version (nil deletes it)
+// and returns the version id it applied to.
+func (v *Vault) SetObjectTags(ctx context.Context, p Principal, bucket, key, versionID string, tags map[string]string) (string, error) {
+	if err := ValidTags(tags, 10); err != nil {
+		return "", err
+	}
+	var vid string
+	err := v.update(ctx, func(tx meta.Tx) error {
+		b, err := bucketFor(tx, p, bucket)
+		if err != nil {
+			return err
+		}
+		o, sk, err := findVersion(tx, b, key, versionID)
+		switch {
+		case err != nil:
+			return err
+		case o == nil && versionID == "":
+			return fail("%w: %s", ErrNoSuchKey, key)
+		case o == nil:
+			return fail("%w: %s version %s", ErrNoSuchVersion, key, versionID)
+		case o.DeleteMarker:
+			return fail("%w: %s is a delete marker", ErrMethodNotAllowed, key)
+		}
+		o.Tags = tags
+		vid = o.VersionID
+		if err := tx.Put(kVersion(b.ID, key, sk), encode(o)); err != nil {
+			return err
+		}
+		return refreshLatest(tx, b.ID, key)
+	})
+	return vid, err
+}

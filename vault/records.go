@@ -1,0 +1,173 @@
+package vault
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Tenant is an administration or a company: it owns buckets and access keys.
+type Tenant struct {
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+}
+
+// AccessKey is an S3 credential of a tenant.
+type AccessKey struct {
+	ID      string    `json:"id"`
+	Secret  string    `json:"secret"`
+	Tenant  string    `json:"tenant"`
+	Created time.Time `json:"created"`
+}
+
+// LogValue keeps the secret out of logs.
+func (k AccessKey) String() string { return "AccessKey(" + k.ID + ", tenant " + k.Tenant + ")" }
+
+// Versioning is the versioning state of a bucket: "" (never enabled),
+// "Enabled" or "Suspended", as S3 names them.
+type Versioning string
+
+// Versioning states.
+const (
+	VersioningOff       Versioning = ""
+	VersioningEnabled   Versioning = "Enabled"
+	VersioningSuspended Versioning = "Suspended"
+)
+
+// Bucket is a tenant's bucket.
+type Bucket struct {
+	Name       string            `json:"name"`
+	ID         string            `json:"id"` // random, so a recreated bucket never sees old records
+	Tenant     string            `json:"tenant"`
+	Created    time.Time         `json:"created"`
+	Versioning Versioning        `json:"versioning,omitempty"`
+	Tags       map[string]string `json:"tags,omitempty"`
+}
+
+// Blob is a piece of an object's stored bytes: a whole single-part object,
+// or one part of a multipart object.
+type Blob struct {
+	Name string `json:"n"`
+	Size int64  `json:"s"`
+	// ETag and Checksum of the part, for multipart objects (GET ?partNumber
+	// and checksums of parts).
+	ETag     string `json:"e,omitempty"`
+	Checksum string `json:"c,omitempty"`
+}
+
+// Checksum is an S3 additional checksum stored with an object.
+type Checksum struct {
+	Algorithm string `json:"alg"`            // CRC32, CRC32C, CRC64NVME, SHA1, SHA256
+	Value     string `json:"val"`            // base64, with -N for composite
+	Type      string `json:"type,omitempty"` // FULL_OBJECT or COMPOSITE
+}
+
+// Object is one version of an object, or a delete marker.
+type Object struct {
+	Key          string    `json:"key"`
+	VersionID    string    `json:"vid"` // "null" for the null version
+	DeleteMarker bool      `json:"dm,omitempty"`
+	Size         int64     `json:"size"`
+	ETag         string    `json:"etag,omitempty"` // without quotes
+	LastModified time.Time `json:"mtime"`
+	// Standard headers stored and returned as given.
+	ContentType        string            `json:"ct,omitempty"`
+	ContentEncoding    string            `json:"ce,omitempty"`
+	ContentDisposition string            `json:"cd,omitempty"`
+	ContentLanguage    string            `json:"cl,omitempty"`
+	CacheControl       string            `json:"cc,omitempty"`
+	Expires            string            `json:"exp,omitempty"`
+	UserMeta           map[string]string `json:"meta,omitempty"` // x-amz-meta-* without the prefix, lower case
+	Tags               map[string]string `json:"tags,omitempty"`
+	Checksum           *Checksum         `json:"sum,omitempty"`
+	Blobs              []Blob            `json:"blobs,omitempty"`
+	Multipart          bool              `json:"mp,omitempty"` // Blobs are the parts
+	StorageClass       string            `json:"sc,omitempty"`
+}
+
+// PartsCount is the number of parts of a multipart object, 0 otherwise.
+func (o *Object) PartsCount() int {
+	if !o.Multipart {
+		return 0
+	}
+	return len(o.Blobs)
+}
+
+// Upload is a multipart upload in progress.
+type Upload struct {
+	Key       string    `json:"key"`
+	ID        string    `json:"id"`
+	Initiated time.Time `json:"init"`
+	Tenant    string    `json:"tenant"`
+	// Object attributes given at creation, applied at completion.
+	Attrs    ObjectAttrs `json:"attrs"`
+	Checksum string      `json:"alg,omitempty"`  // algorithm requested at creation
+	SumType  string      `json:"type,omitempty"` // COMPOSITE or FULL_OBJECT
+}
+
+// Part is an uploaded part of a multipart upload.
+type Part struct {
+	Number       int       `json:"n"`
+	Blob         string    `json:"blob"`
+	Size         int64     `json:"size"`
+	ETag         string    `json:"etag"`
+	Checksum     string    `json:"sum,omitempty"`
+	LastModified time.Time `json:"mtime"`
+}
+
+// ObjectAttrs are the client-supplied attributes of an object: standard
+// headers, user metadata and tags.
+type ObjectAttrs struct {
+	ContentType        string            `json:"ct,omitempty"`
+	ContentEncoding    string            `json:"ce,omitempty"`
+	ContentDisposition string            `json:"cd,omitempty"`
+	ContentLanguage    string            `json:"cl,omitempty"`
+	CacheControl       string            `json:"cc,omitempty"`
+	Expires            string            `json:"exp,omitempty"`
+	UserMeta           map[string]string `json:"meta,omitempty"`
+	Tags               map[string]string `json:"tags,omitempty"`
+	StorageClass       string            `json:"sc,omitempty"`
+}
+
+func (a ObjectAttrs) applyTo(o *Object) {
+	o.ContentType = a.ContentType
+	o.ContentEncoding = a.ContentEncoding
+	o.ContentDisposition = a.ContentDisposition
+	o.ContentLanguage = a.ContentLanguage
+	o.CacheControl = a.CacheControl
+	o.Expires = a.Expires
+	o.UserMeta = a.UserMeta
+	o.Tags = a.Tags
+	o.StorageClass = a.StorageClass
+}
+
+// Attrs returns the client-supplied attributes of o.
+func (o *Object) Attrs() ObjectAttrs {
+	return ObjectAttrs{
+		ContentType:        o.ContentType,
+		ContentEncoding:    o.ContentEncoding,
+		ContentDisposition: o.ContentDisposition,
+		ContentLanguage:    o.ContentLanguage,
+		CacheControl:       o.CacheControl,
+		Expires:            o.Expires,
+		UserMeta:           o.UserMeta,
+		Tags:               o.Tags,
+		StorageClass:       o.StorageClass,
+	}
+}
+
+func encode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Records are plain structs of strings, numbers and maps.
+		panic(fmt.Sprintf("vault: encoding %T: %v", v, err))
+	}
+	return b
+}
+
+func decode(b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("vault: corrupt %T record: %w", v, err)
+	}
+	return nil
+}

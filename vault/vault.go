@@ -1,0 +1,261 @@
+package vault
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/coffre-cloud/coffre/backend"
+	"github.com/coffre-cloud/coffre/meta"
+)
+
+// Config holds what a Vault is built from.
+type Config struct {
+	Meta    meta.Store
+	Backend backend.Store
+	Logger  *slog.Logger     // nil: slog.Default()
+	Now     func() time.Time // nil: time.Now
+	// UploadExpiry is the age after which an unfinished multipart upload
+	// is aborted by the janitor. 0 means 7 days.
+	UploadExpiry time.Duration
+	// Region is returned by GetBucketLocation.
+	Region string
+}
+
+// Vault is the storage engine behind the S3 API.
+type Vault struct {
+	meta    meta.Store
+	store   backend.Store
+	log     *slog.Logger
+	now     func() time.Time
+	expiry  time.Duration
+	region  string
+	started time.Time
+	wake    chan struct{}
+}
+
+// Limits of the S3 API.
+const (
+	MaxObjectSize = 5 << 40 // 5 TiB
+	MaxPutSize    = 5 << 30 // 5 GiB in one PutObject or UploadPart
+	MinPartSize   = 5 << 20 // every part but the last
+	MaxParts      = 10000
+	MaxKeyLength  = 1024
+)
+
+// New returns a vault over the given stores.
+func New(c Config) *Vault {
+	v := &Vault{meta: c.Meta, store: c.Backend, log: c.Logger, now: c.Now, expiry: c.UploadExpiry, region: c.Region}
+	if v.log == nil {
+		v.log = slog.Default()
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if v.expiry == 0 {
+		v.expiry = 7 * 24 * time.Hour
+	}
+	if v.region == "" {
+		v.region = "us-east-1"
+	}
+	v.started = v.now()
+	v.wake = make(chan struct{}, 1)
+	return v
+}
+
+// Region is the S3 region of this site.
+func (v *Vault) Region() string { return v.region }
+
+// Principal is an authenticated caller.
+type Principal struct {
+	Tenant    string
+	AccessKey string
+}
+
+// view and update run a metadata transaction and mark a failure of the store
+// itself as ErrMetadataUnavailable, keeping the vault's own sentinels as
+// they are.
+func (v *Vault) view(ctx context.Context, fn func(meta.Tx) error) error {
+	return metaErr(v.meta.View(ctx, fn))
+}
+
+func (v *Vault) update(ctx context.Context, fn func(meta.Tx) error) error {
+	return metaErr(v.meta.Update(ctx, fn))
+}
+
+type vaultError struct{ err error }
+
+func (e vaultError) Error() string { return e.err.Error() }
+func (e vaultError) Unwrap() error { return e.err }
+
+// fail marks an error raised by the vault inside a transaction, so that
+// metaErr passes it through.
+func fail(format string, args ...any) error { return vaultError{fmt.Errorf(format, args...)} }
+
+func metaErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ve vaultError
+	if errors.As(err, &ve) {
+		return ve.err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrMetadataUnavailable, err)
+}
+
+// getRecord reads and decodes one record; a missing one is meta.ErrNotFound.
+func getRecord(tx meta.Tx, key []byte, v any) error {
+	b, err := tx.Get(key)
+	if err != nil {
+		return err
+	}
+	return decode(b, v)
+}
+
+var tenantName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
+
+// CreateTenant adds a tenant.
+func (v *Vault) CreateTenant(ctx context.Context, name string) (Tenant, error) {
+	if !tenantName.MatchString(name) {
+		return Tenant{}, fmt.Errorf("%w: tenant name %q: use 2 to 63 characters a-z, 0-9 and '-', starting with a letter or digit", ErrInvalidArgument, name)
+	}
+	t := Tenant{Name: name, Created: v.now().UTC()}
+	err := v.update(ctx, func(tx meta.Tx) error {
+		if _, err := tx.Get(kTenant(name)); err == nil {
+			return fail("%w: %s", ErrTenantExists, name)
+		} else if !errors.Is(err, meta.ErrNotFound) {
+			return err
+		}
+		return tx.Put(kTenant(name), encode(t))
+	})
+	return t, err
+}
+
+// EnsureTenant creates the tenant unless it exists.
+func (v *Vault) EnsureTenant(ctx context.Context, name string) error {
+	_, err := v.CreateTenant(ctx, name)
+	if errors.Is(err, ErrTenantExists) {
+		return nil
+	}
+	return err
+}
+
+// Tenants lists the tenants in name order.
+func (v *Vault) Tenants(ctx context.Context) ([]Tenant, error) {
+	var ts []Tenant
+	err := v.view(ctx, func(tx meta.Tx) error {
+		ts = ts[:0]
+		p := []byte(pTenant)
+		return tx.Scan(p, meta.PrefixEnd(p), func(_, val []byte) (bool, error) {
+			var t Tenant
+			if err := decode(val, &t); err != nil {
+				return false, err
+			}
+			ts = append(ts, t)
+			return true, nil
+		})
+	})
+	return ts, err
+}
+
+const (
+	accessKeyAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	secretAlphabet    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+)
+
+func randomString(n int, alphabet string) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)] // both alphabets divide 256: no bias
+	}
+	return string(b)
+}
+
+// NewAccessKeyPair returns a fresh S3 access key id and secret.
+func NewAccessKeyPair() (id, secret string) {
+	return "CO" + randomString(18, accessKeyAlphabet), randomString(40, secretAlphabet)
+}
+
+// CreateAccessKey makes a new access key for an existing tenant.
+func (v *Vault) CreateAccessKey(ctx context.Context, tenant string) (AccessKey, error) {
+	id, secret := NewAccessKeyPair()
+	return v.PutAccessKey(ctx, tenant, id, secret)
+}
+
+// PutAccessKey installs a given access key for a tenant (used for the root
+// credentials from the environment). An existing key with the same id is
+// replaced only if it belongs to the same tenant.
+func (v *Vault) PutAccessKey(ctx context.Context, tenant, id, secret string) (AccessKey, error) {
+	if len(id) < 3 || len(id) > 128 || len(secret) < 8 || len(secret) > 256 {
+		return AccessKey{}, fmt.Errorf("%w: access key id must have 3 to 128 characters and secret 8 to 256", ErrInvalidArgument)
+	}
+	k := AccessKey{ID: id, Secret: secret, Tenant: tenant, Created: v.now().UTC()}
+	err := v.update(ctx, func(tx meta.Tx) error {
+		if _, err := tx.Get(kTenant(tenant)); errors.Is(err, meta.ErrNotFound) {
+			return fail("%w: %s", ErrNoSuchTenant, tenant)
+		} else if err != nil {
+			return err
+		}
+		var old AccessKey
+		switch err := getRecord(tx, kAccess(id), &old); {
+		case err == nil && old.Tenant != tenant:
+			return fail("%w: access key %s belongs to tenant %s", ErrInvalidArgument, id, old.Tenant)
+		case err != nil && !errors.Is(err, meta.ErrNotFound):
+			return err
+		}
+		return tx.Put(kAccess(id), encode(k))
+	})
+	return k, err
+}
+
+// DeleteAccessKey removes an access key.
+func (v *Vault) DeleteAccessKey(ctx context.Context, id string) error {
+	return v.update(ctx, func(tx meta.Tx) error {
+		if _, err := tx.Get(kAccess(id)); errors.Is(err, meta.ErrNotFound) {
+			return fail("%w: %s", ErrInvalidAccessKeyID, id)
+		}
+		return tx.Delete(kAccess(id))
+	})
+}
+
+// AccessKeys lists the access keys of a tenant ("" for all).
+func (v *Vault) AccessKeys(ctx context.Context, tenant string) ([]AccessKey, error) {
+	var ks []AccessKey
+	err := v.view(ctx, func(tx meta.Tx) error {
+		ks = ks[:0]
+		p := []byte(pAccess)
+		return tx.Scan(p, meta.PrefixEnd(p), func(_, val []byte) (bool, error) {
+			var k AccessKey
+			if err := decode(val, &k); err != nil {
+				return false, err
+			}
+			if tenant == "" || k.Tenant == tenant {
+				ks = append(ks, k)
+			}
+			return true, nil
+		})
+	})
+	return ks, err
+}
+
+// LookupKey returns the access key with the given id, or
+// ErrInvalidAccessKeyID. It is called on every authenticated request.
+func (v *Vault) LookupKey(ctx context.Context, id string) (AccessKey, error) {
+	var k AccessKey
+	err := v.view(ctx, func(tx meta.Tx) error {
+		err := getRecord(tx, kAccess(id), &k)
+		if errors.Is(err, meta.ErrNotFound) {
+			return fail("%w", ErrInvalidAccessKeyID)
+		}
+		return err
+	})
+	return k, err
+}
