@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"text/tabwriter"
+)
+
+// The admin commands open the site's metadata store directly: they work
+// whether or not the server runs (SQLite serializes the writers), and a key
+// they create is usable by a running server at once.
+
+type tenantCmd struct{ stdout io.Writer }
+
+func (c *tenantCmd) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: tenant create NAME | tenant list", errUsage)
+	}
+	fl := flag.NewFlagSet("tenant "+args[0], flag.ContinueOnError)
+	data := dataFlag(fl)
+	if err := fl.Parse(args[1:]); err != nil {
+		return err
+	}
+	st, err := openSite(*data, defaultSite, slog.New(slog.DiscardHandler), 0)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch args[0] {
+	case "create":
+		if fl.NArg() != 1 {
+			return fmt.Errorf("%w: tenant create NAME", errUsage)
+		}
+		t, err := st.vault.CreateTenant(ctx, fl.Arg(0))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "tenant %s created\n", t.Name)
+		return nil
+	case "list":
+		ts, err := st.vault.Tenants(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TENANT\tCREATED")
+		for _, t := range ts {
+			fmt.Fprintf(tw, "%s\t%s\n", t.Name, t.Created.Format("2006-01-02T15:04:05Z"))
+		}
+		return tw.Flush()
+	}
+	return fmt.Errorf("%w: unknown tenant subcommand %q", errUsage, args[0])
+}
+
+type keyCmd struct{ stdout io.Writer }
+
+func (c *keyCmd) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: key create --tenant NAME | key list | key delete ID", errUsage)
+	}
+	fl := flag.NewFlagSet("key "+args[0], flag.ContinueOnError)
+	data := dataFlag(fl)
+	tenant := fl.String("tenant", "", "tenant name")
+	if err := fl.Parse(args[1:]); err != nil {
+		return err
+	}
+	st, err := openSite(*data, defaultSite, slog.New(slog.DiscardHandler), 0)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch args[0] {
+	case "create":
+		if *tenant == "" || fl.NArg() != 0 {
+			return fmt.Errorf("%w: key create --tenant NAME", errUsage)
+		}
+		k, err := st.vault.CreateAccessKey(ctx, *tenant)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "access key for tenant %s (the secret is shown only now):\n  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n", k.Tenant, k.ID, k.Secret)
+		return nil
+	case "list":
+		ks, err := st.vault.AccessKeys(ctx, *tenant)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ACCESS KEY\tTENANT\tCREATED")
+		for _, k := range ks {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", k.ID, k.Tenant, k.Created.Format("2006-01-02T15:04:05Z"))
+		}
+		return tw.Flush()
+	case "delete":
+		if fl.NArg() != 1 {
+			return fmt.Errorf("%w: key delete ACCESS_KEY_ID", errUsage)
+		}
+		if err := st.vault.DeleteAccessKey(ctx, fl.Arg(0)); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "access key %s deleted (a running server forgets it within 5 s)\n", fl.Arg(0))
+		return nil
+	}
+	return fmt.Errorf("%w: unknown key subcommand %q", errUsage, args[0])
+}

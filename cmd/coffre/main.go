@@ -1,0 +1,76 @@
+// Command coffre runs and administers a Coffre site.
+//
+//	coffre serve [--data DIR] [--s3-addr HOST:PORT]
+//	coffre tenant create NAME | tenant list
+//	coffre key create --tenant NAME | key list [--tenant NAME] | key delete ID
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// command is one subcommand.
+type command interface {
+	Run(ctx context.Context, args []string) error
+}
+
+const usage = `coffre: a sovereign S3 vault
+
+Usage:
+  coffre serve [--data DIR] [--s3-addr HOST:PORT]   run a site (embedded defaults with no flags)
+  coffre tenant create NAME                          add a tenant
+  coffre tenant list                                 list tenants
+  coffre key create --tenant NAME                    make an S3 access key for a tenant
+  coffre key list [--tenant NAME]                    list access keys (never their secrets)
+  coffre key delete ACCESS_KEY_ID                    revoke an access key
+
+Every command takes --data DIR (default ./coffre-data).
+`
+
+// errUsage reports a command-line mistake; the usage is printed.
+var errUsage = errors.New("usage")
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var cmd command
+	switch args[0] {
+	case "serve":
+		cmd = &serveCmd{stdout: stdout, stderr: stderr}
+	case "tenant":
+		cmd = &tenantCmd{stdout: stdout}
+	case "key":
+		cmd = &keyCmd{stdout: stdout}
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "coffre: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err := cmd.Run(ctx, args[1:]); err != nil {
+		if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stderr, "coffre %s: %v\n\n%s", args[0], err, usage)
+			return 2
+		}
+		fmt.Fprintf(stderr, "coffre %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}

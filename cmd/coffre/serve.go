@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/coffre-cloud/coffre/s3api"
+	"github.com/coffre-cloud/coffre/vault"
+)
+
+type serveCmd struct {
+	stdout, stderr io.Writer
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return slog.New(slog.NewTextHandler(w, opts))
+		}
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func (c *serveCmd) Run(ctx context.Context, args []string) error {
+	fl := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fl.SetOutput(c.stderr)
+	data := dataFlag(fl)
+	addr := fl.String("s3-addr", "127.0.0.1:9000", "address of the S3 API")
+	var domains stringList
+	fl.Var(&domains, "s3-domain", "base domain for virtual-hosted-style requests (repeatable; default localhost)")
+	uploadExpiry := fl.Duration("upload-expiry", 7*24*time.Hour, "abort multipart uploads unfinished after this long")
+	debug := fl.Bool("debug", false, "log every request")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if fl.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fl.Arg(0))
+	}
+	if len(domains) == 0 {
+		domains = stringList{"localhost"}
+	}
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := newLogger(c.stderr, level)
+
+	if err := os.MkdirAll(*data, 0o700); err != nil {
+		return err
+	}
+	st, err := openSite(*data, defaultSite, log, *uploadExpiry)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	id, secret, fresh, err := ensureRoot(ctx, st.vault, *data)
+	if err != nil {
+		return err
+	}
+	if fresh {
+		fmt.Fprintf(c.stdout, "Root credentials (printed once; also in %s/root-credentials, mode 0600):\n  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n", *data, id, secret)
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listening for S3: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           s3api.New(s3api.Config{Vault: st.vault, Logger: log, Domains: domains}),
+		ReadHeaderTimeout: 15 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	log.Info("coffre serving", "site", st.name, "s3", "http://"+ln.Addr().String(), "data", *data, "root_access_key", id)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		return st.vault.Run(gctx, vault.JanitorConfig{})
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	return g.Wait()
+}

@@ -1,0 +1,200 @@
+package s3api
+
+import (
+	"net/http"
+	"sort"
+
+	"github.com/coffre-cloud/coffre/vault"
+)
+
+func ownerOf(tenant string) owner { return owner{ID: tenant, DisplayName: tenant} }
+
+func (s *Server) listBuckets(w http.ResponseWriter, r *request) error {
+	bs, err := s.vault.Buckets(r.Context(), r.principal)
+	if err != nil {
+		return err
+	}
+	res := listAllMyBucketsResult{NS: s3NS, Owner: ownerOf(r.principal.Tenant), Buckets: []bucketEntry{}}
+	prefix := r.query.Get("prefix")
+	for _, b := range bs {
+		if prefix != "" && len(b.Name) >= len(prefix) && b.Name[:len(prefix)] != prefix {
+			continue
+		}
+		res.Buckets = append(res.Buckets, bucketEntry{Name: b.Name, CreationDate: isoTime(b.Created), BucketRegion: s.vault.Region()})
+	}
+	res.Prefix = prefix
+	return writeXML(w, res)
+}
+
+func (s *Server) createBucket(w http.ResponseWriter, r *request) error {
+	if r.auth.DecodedLength > 0 {
+		var cfg createBucketConfiguration
+		if err := readXML(r, 64<<10, &cfg); err != nil {
+			return err
+		}
+		if lc := cfg.LocationConstraint; lc != "" && lc != s.vault.Region() {
+			return &APIError{"InvalidLocationConstraint", http.StatusBadRequest,
+				"The specified location-constraint " + lc + " is not valid: this site's region is " + s.vault.Region() + "."}
+		}
+	}
+	if acl := r.Header.Get("x-amz-acl"); acl != "" && acl != "private" {
+		return &APIError{"NotImplemented", http.StatusNotImplemented, "Only the private canned ACL is supported; Coffre never makes a bucket public."}
+	}
+	if _, err := s.vault.CreateBucket(r.Context(), r.principal, r.bucket); err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/"+r.bucket)
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) headBucket(w http.ResponseWriter, r *request) error {
+	if _, err := s.vault.Bucket(r.Context(), r.principal, r.bucket); err != nil {
+		return err
+	}
+	w.Header().Set("x-amz-bucket-region", s.vault.Region())
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) deleteBucket(w http.ResponseWriter, r *request) error {
+	if err := s.vault.DeleteBucket(r.Context(), r.principal, r.bucket); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) getBucketLocation(w http.ResponseWriter, r *request) error {
+	if _, err := s.vault.Bucket(r.Context(), r.principal, r.bucket); err != nil {
+		return err
+	}
+	region := s.vault.Region()
+	if region == "us-east-1" {
+		region = "" // as S3 answers for us-east-1
+	}
+	return writeXML(w, locationConstraint{NS: s3NS, Value: region})
+}
+
+func (s *Server) getBucketVersioning(w http.ResponseWriter, r *request) error {
+	b, err := s.vault.Bucket(r.Context(), r.principal, r.bucket)
+	if err != nil {
+		return err
+	}
+	return writeXML(w, versioningConfiguration{NS: s3NS, Status: string(b.Versioning)})
+}
+
+func (s *Server) putBucketVersioning(w http.ResponseWriter, r *request) error {
+	var cfg versioningConfiguration
+	if err := readXML(r, 64<<10, &cfg); err != nil {
+		return err
+	}
+	if cfg.MFADelete == "Enabled" {
+		return &APIError{"NotImplemented", http.StatusNotImplemented, "MFA delete is not supported."}
+	}
+	switch vault.Versioning(cfg.Status) {
+	case vault.VersioningEnabled, vault.VersioningSuspended:
+	default:
+		return errIllegalVersioning
+	}
+	if err := s.vault.SetVersioning(r.Context(), r.principal, r.bucket, vault.Versioning(cfg.Status)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func tagsToXML(tags map[string]string) tagging {
+	t := tagging{NS: s3NS, TagSet: []tag{}}
+	for k, v := range tags {
+		t.TagSet = append(t.TagSet, tag{k, v})
+	}
+	sort.Slice(t.TagSet, func(i, j int) bool { return t.TagSet[i].Key < t.TagSet[j].Key })
+	return t
+}
+
+// readTagging decodes a Tagging body; duplicate keys are InvalidTag.
+func readTagging(r *request) (map[string]string, error) {
+	var t tagging
+	if err := readXML(r, 64<<10, &t); err != nil {
+		return nil, err
+	}
+	tags := make(map[string]string, len(t.TagSet))
+	for _, tg := range t.TagSet {
+		if _, dup := tags[tg.Key]; dup {
+			return nil, &APIError{"InvalidTag", http.StatusBadRequest, "Cannot provide multiple Tags with the same key"}
+		}
+		tags[tg.Key] = tg.Value
+	}
+	return tags, nil
+}
+
+func (s *Server) getBucketTagging(w http.ResponseWriter, r *request) error {
+	b, err := s.vault.Bucket(r.Context(), r.principal, r.bucket)
+	if err != nil {
+		return err
+	}
+	if len(b.Tags) == 0 {
+		return &APIError{"NoSuchTagSet", http.StatusNotFound, "The TagSet does not exist"}
+	}
+	return writeXML(w, tagsToXML(b.Tags))
+}
+
+func (s *Server) putBucketTagging(w http.ResponseWriter, r *request) error {
+	tags, err := readTagging(r)
+	if err != nil {
+		return err
+	}
+	if err := s.vault.SetBucketTags(r.Context(), r.principal, r.bucket, tags); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) deleteBucketTagging(w http.ResponseWriter, r *request) error {
+	if err := s.vault.SetBucketTags(r.Context(), r.principal, r.bucket, nil); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// getACL answers the one ACL Coffre has: the owner has full control.
+func (s *Server) getACL(w http.ResponseWriter, r *request) error {
+	if r.key == "" {
+		if _, err := s.vault.Bucket(r.Context(), r.principal, r.bucket); err != nil {
+			return err
+		}
+	} else if _, err := s.vault.GetObject(r.Context(), r.principal, r.bucket, r.key, r.query.Get("versionId")); err != nil {
+		return err
+	}
+	var g grant
+	g.Grantee.XMLNS = "http://www.w3.org/2001/XMLSchema-instance"
+	g.Grantee.Type = "CanonicalUser"
+	g.Grantee.ID = r.principal.Tenant
+	g.Grantee.DisplayName = r.principal.Tenant
+	g.Permission = "FULL_CONTROL"
+	return writeXML(w, accessControlPolicy{NS: s3NS, Owner: ownerOf(r.principal.Tenant), Grants: []grant{g}})
+}
+
+// putACL accepts the private canned ACL, which is what every object and
+// bucket has; anything that would share data is refused.
+func (s *Server) putACL(w http.ResponseWriter, r *request) error {
+	if acl := r.Header.Get("x-amz-acl"); acl != "private" {
+		return &APIError{"NotImplemented", http.StatusNotImplemented, "Only the private canned ACL is supported; Coffre never makes data public."}
+	}
+	return s.getACLOK(w, r)
+}
+
+func (s *Server) getACLOK(w http.ResponseWriter, r *request) error {
+	if r.key == "" {
+		if _, err := s.vault.Bucket(r.Context(), r.principal, r.bucket); err != nil {
+			return err
+		}
+	} else if _, err := s.vault.GetObject(r.Context(), r.principal, r.bucket, r.key, r.query.Get("versionId")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
