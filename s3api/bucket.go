@@ -32,7 +32,9 @@ func (s *Server) createBucket(w http.ResponseWriter, r *request) error {
 		if err := readXML(r, 64<<10, &cfg); err != nil {
 			return err
 		}
-		if lc := cfg.LocationConstraint; lc != "" && lc != s.vault.Region() {
+		// "aws-global" is what aws cli sends when no region is configured:
+		// it asks for no particular place.
+		if lc := cfg.LocationConstraint; lc != "" && lc != "aws-global" && lc != s.vault.Region() {
 			return &APIError{"InvalidLocationConstraint", http.StatusBadRequest,
 				"The specified location-constraint " + lc + " is not valid: this site's region is " + s.vault.Region() + "."}
 		}

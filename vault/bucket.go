@@ -56,7 +56,7 @@ func bucketFor(tx meta.Tx, p Principal, name string) (Bucket, error) {
 		return b, err
 	}
 	if b.Tenant != p.Tenant {
-		return b, fail("%w: bucket %s belongs to another tenant", ErrAccessDenied, name)
+		return b, fail("%w", ErrAccessDenied)
 	}
 	return b, nil
 }

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"text/tabwriter"
 )
 
@@ -24,7 +23,7 @@ func (c *tenantCmd) Run(ctx context.Context, args []string) error {
 	if err := fl.Parse(args[1:]); err != nil {
 		return err
 	}
-	st, err := openSite(*data, defaultSite, slog.New(slog.DiscardHandler), 0)
+	st, err := openAdmin(*data)
 	if err != nil {
 		return err
 	}
@@ -67,7 +66,7 @@ func (c *keyCmd) Run(ctx context.Context, args []string) error {
 	if err := fl.Parse(args[1:]); err != nil {
 		return err
 	}
-	st, err := openSite(*data, defaultSite, slog.New(slog.DiscardHandler), 0)
+	st, err := openAdmin(*data)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffre-cloud/coffre/backend"
 	"github.com/coffre-cloud/coffre/backend/fs"
 	"github.com/coffre-cloud/coffre/meta/sqlite"
 	"github.com/coffre-cloud/coffre/vault"
@@ -31,13 +32,31 @@ type site struct {
 	name  string
 	dir   string
 	meta  *sqlite.Store
+	store *fs.Store // nil for the admin commands
 	vault *vault.Vault
 }
 
-func (s *site) Close() error { return s.meta.Close() }
+// Close closes the offer (waiting for writes in flight), then the metadata.
+func (s *site) Close() error {
+	var err error
+	if s.store != nil {
+		err = s.store.Close()
+	}
+	return errors.Join(err, s.meta.Close())
+}
 
-// openSite opens (creating if needed) the site under dataDir.
+// openSite opens (creating if needed) the site under dataDir for serving.
 func openSite(dataDir, name string, log *slog.Logger, uploadExpiry time.Duration) (*site, error) {
+	return open(dataDir, name, log, uploadExpiry, true)
+}
+
+// openAdmin opens a site's metadata only, for the admin commands: they run
+// beside a serving process, which holds the offers' directories.
+func openAdmin(dataDir string) (*site, error) {
+	return open(dataDir, defaultSite, slog.New(slog.DiscardHandler), 0, false)
+}
+
+func open(dataDir, name string, log *slog.Logger, uploadExpiry time.Duration, offers bool) (*site, error) {
 	dir := filepath.Join(dataDir, "sites", name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the site directory: %w", err)
@@ -46,13 +65,17 @@ func openSite(dataDir, name string, log *slog.Logger, uploadExpiry time.Duration
 	if err != nil {
 		return nil, fmt.Errorf("opening the metadata store: %w", err)
 	}
-	store, err := fs.Open(filepath.Join(dir, "offers", "local"))
-	if err != nil {
-		m.Close()
-		return nil, fmt.Errorf("opening the local offer: %w", err)
+	st := &site{name: name, dir: dir, meta: m}
+	var store backend.Store
+	if offers {
+		if st.store, err = fs.Open(filepath.Join(dir, "offers", "local")); err != nil {
+			m.Close()
+			return nil, fmt.Errorf("opening the local offer: %w", err)
+		}
+		store = st.store
 	}
-	v := vault.New(vault.Config{Meta: m, Backend: store, Logger: log, Region: defaultRegion, UploadExpiry: uploadExpiry})
-	return &site{name: name, dir: dir, meta: m, vault: v}, nil
+	st.vault = vault.New(vault.Config{Meta: m, Backend: store, Logger: log, Region: defaultRegion, UploadExpiry: uploadExpiry})
+	return st, nil
 }
 
 // dataFlag adds the --data flag every command has.
