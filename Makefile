@@ -1,0 +1,53 @@
+# Coffre's build and test entry points. `make test` is what CI runs (.ci/run)
+# and what a newcomer runs: it installs the test dependencies, vets, runs the
+# whole suite, then a short fuzz pass.
+
+GO           ?= go
+# TEST_TIMEOUT bounds each test binary; `make test` as a whole stays well
+# under half an hour on 2 cores.
+TEST_TIMEOUT ?= 20m
+# FUZZTIME is how long `make fuzz` runs each Fuzz target.
+FUZZTIME     ?= 10s
+STATICCHECK  ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: test deps test-short fuzz bench build lint
+
+test: deps
+	$(GO) vet ./...
+	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+	@$(MAKE) --no-print-directory fuzz
+
+deps:
+	bash scripts/deps.sh
+
+test-short:
+	$(GO) test -short ./...
+
+# fuzz runs every Fuzz target of the module for FUZZTIME each. Targets are
+# listed with `go test -list` in each package whose tests declare one, so a
+# new target is picked up without editing this file.
+fuzz:
+	@set -e; n=0; \
+	pkgs=$$($(GO) list -f '{{.ImportPath}} {{.Dir}}' ./... | \
+		while read -r p d; do if grep -qs '^func Fuzz' "$$d"/*_test.go; then echo "$$p"; fi; done); \
+	for pkg in $$pkgs; do \
+		targets=$$($(GO) test -list '^Fuzz' "$$pkg"); \
+		for f in $$(echo "$$targets" | grep '^Fuzz' || true); do \
+			echo "fuzz: $$pkg $$f for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+			n=$$((n+1)); \
+		done; \
+	done; \
+	echo "fuzz: ran $$n targets for $(FUZZTIME) each"
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+build:
+	$(GO) build -o bin/coffre ./cmd/coffre
+
+lint:
+	@out=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -not -path '*/testdata/*' -exec gofmt -l {} +); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
