@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/coffre-cloud/coffre/s3api/checksum"
 	"github.com/coffre-cloud/coffre/s3api/sigv4"
 	"github.com/coffre-cloud/coffre/vault"
 )
@@ -82,6 +83,12 @@ var errorTable = []struct {
 	{vault.ErrBackendUnavailable, "ServiceUnavailable", http.StatusServiceUnavailable},
 	{vault.ErrMetadataUnavailable, "ServiceUnavailable", http.StatusServiceUnavailable},
 	{vault.ErrNoSuchTenant, "AccessDenied", http.StatusForbidden},
+
+	{checksum.ErrInvalidChecksumAlgorithm, "InvalidRequest", http.StatusBadRequest},
+	{checksum.ErrInvalidDigest, "InvalidDigest", http.StatusBadRequest},
+	{checksum.ErrInvalidRequest, "InvalidRequest", http.StatusBadRequest},
+	{checksum.ErrBadDigest, "BadDigest", http.StatusBadRequest},
+	{checksum.ErrChecksumMismatch, "BadDigest", http.StatusBadRequest},
 
 	{sigv4.ErrAccessDenied, "AccessDenied", http.StatusForbidden},
 	{sigv4.ErrHeadersNotSigned, "AccessDenied", http.StatusForbidden},
