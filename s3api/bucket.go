@@ -3,6 +3,8 @@ package s3api
 import (
 	"net/http"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/coffre-cloud/coffre/vault"
 )
@@ -15,10 +17,22 @@ func (s *Server) listBuckets(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	res := listAllMyBucketsResult{NS: s3NS, Owner: ownerOf(r.principal.Tenant), Buckets: []bucketEntry{}}
-	prefix := r.query.Get("prefix")
+	prefix, after := r.query.Get("prefix"), r.query.Get("continuation-token")
+	limit := 10000
+	if mb := r.query.Get("max-buckets"); mb != "" {
+		n, err := strconv.Atoi(mb)
+		if err != nil || n < 1 || n > 10000 {
+			return &APIError{"InvalidArgument", http.StatusBadRequest, "max-buckets must be an integer between 1 and 10000"}
+		}
+		limit = n
+	}
 	for _, b := range bs {
-		if prefix != "" && len(b.Name) >= len(prefix) && b.Name[:len(prefix)] != prefix {
+		if !strings.HasPrefix(b.Name, prefix) || b.Name <= after {
 			continue
+		}
+		if len(res.Buckets) == limit {
+			res.ContinuationToken = res.Buckets[limit-1].Name
+			break
 		}
 		res.Buckets = append(res.Buckets, bucketEntry{Name: b.Name, CreationDate: isoTime(b.Created), BucketRegion: s.vault.Region()})
 	}

@@ -95,7 +95,7 @@ func (s *Server) uploadPartCopy(w http.ResponseWriter, r *request) error {
 	if rg := r.Header.Get("x-amz-copy-source-range"); rg != "" {
 		var ok bool
 		off, length, ok, err = parseRange(rg, src.Size)
-		if !ok || err != nil || strings.HasPrefix(strings.TrimPrefix(rg, "bytes="), "-") {
+		if !ok || err != nil || strings.HasPrefix(strings.TrimPrefix(rg, "bytes="), "-") || !copyRangeWithin(rg, src.Size) {
 			return &APIError{"InvalidArgument", http.StatusBadRequest,
 				fmt.Sprintf("The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy, within the %d-byte source", src.Size)}
 		}
@@ -233,4 +233,15 @@ func (s *Server) listUploads(w http.ResponseWriter, r *request) error {
 	}
 	res.CommonPrefixes = prefixesOf(e, out.CommonPrefixes)
 	return writeXML(w, res)
+}
+
+// copyRangeWithin reports whether an explicit first-last range lies inside
+// the source: unlike a GET, a copy range is not clamped.
+func copyRangeWithin(rg string, size int64) bool {
+	_, last, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(rg), "bytes="), "-")
+	if !ok {
+		return false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(last), 10, 64)
+	return err == nil && n < size
 }

@@ -349,6 +349,9 @@ func (s *Server) getObject(w http.ResponseWriter, r *request, head bool) error {
 	}
 	off, length, partial := int64(0), o.Size, false
 	withChecksum := strings.EqualFold(r.Header.Get("x-amz-checksum-mode"), "ENABLED")
+	if r.query.Get("partNumber") != "" && r.Header.Get("Range") != "" {
+		return &APIError{"InvalidRequest", http.StatusBadRequest, "Cannot specify both Range header and partNumber query parameter"}
+	}
 	if pn := r.query.Get("partNumber"); pn != "" {
 		n, err := strconv.Atoi(pn)
 		if err != nil || n < 1 || n > vault.MaxParts {

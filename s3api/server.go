@@ -33,6 +33,9 @@ type Config struct {
 	// KeyCacheTTL is how long an access key lookup is cached; 0 means 5 s.
 	// A deleted key stops working after at most this long.
 	KeyCacheTTL time.Duration
+	// Metrics serves GET /metrics (Prometheus text format) without
+	// authentication.
+	Metrics bool
 }
 
 // Server serves the S3 API.
@@ -43,6 +46,7 @@ type Server struct {
 	idle     time.Duration
 	verifier *sigv4.Verifier
 	keys     keyCache
+	metrics  *metrics // nil when disabled
 }
 
 // New returns an S3 server.
@@ -62,6 +66,9 @@ func New(c Config) *Server {
 		s.keys.ttl = 5 * time.Second
 	}
 	s.keys.lookup = c.Vault.LookupKey
+	if c.Metrics {
+		s.metrics = new(metrics)
+	}
 	s.verifier = &sigv4.Verifier{Lookup: func(ctx context.Context, id string) (string, error) {
 		k, err := s.keys.get(ctx, id)
 		if errors.Is(err, vault.ErrInvalidAccessKeyID) {
@@ -132,7 +139,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		io.WriteString(w, "ok\n")
 		return
 	}
+	if hr.URL.Path == "/metrics" && hr.Method == http.MethodGet && s.metrics != nil {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		s.metrics.write(w)
+		return
+	}
 	r := &request{Request: hr, id: newRequestID(), start: time.Now()}
+	sw := &statusWriter{ResponseWriter: w}
+	w = sw
+	defer func() {
+		d := time.Since(r.start)
+		if s.metrics != nil {
+			var in int64
+			if r.auth != nil {
+				in = max(r.auth.DecodedLength, 0)
+			}
+			s.metrics.observe(hr.Method, sw.status, in, sw.n, d)
+		}
+		s.log.Debug("request", "method", hr.Method, "path", hr.URL.Path, "status", sw.status, "bytes_out", sw.n, "duration", d, "request_id", r.id)
+	}()
 	h := w.Header()
 	h.Set("x-amz-request-id", r.id)
 	h.Set("x-amz-id-2", r.id)

@@ -48,6 +48,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	fl.Var(&domains, "s3-domain", "base domain for virtual-hosted-style requests (repeatable; default localhost)")
 	uploadExpiry := fl.Duration("upload-expiry", 7*24*time.Hour, "abort multipart uploads unfinished after this long")
 	debug := fl.Bool("debug", false, "log every request")
+	metricsOn := fl.Bool("metrics", false, "serve Prometheus metrics at /metrics on the S3 port, without authentication")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -84,7 +85,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 		return fmt.Errorf("listening for S3: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           s3api.New(s3api.Config{Vault: st.vault, Logger: log, Domains: domains}),
+		Handler:           s3api.New(s3api.Config{Vault: st.vault, Logger: log, Domains: domains, Metrics: *metricsOn}),
 		ReadHeaderTimeout: 15 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    1 << 20,

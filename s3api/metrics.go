@@ -1,0 +1,118 @@
+package s3api
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// metrics counts requests in the Prometheus text format, without a client
+// library: a handful of counters does not justify a dependency.
+type metrics struct {
+	mu       sync.Mutex
+	requests map[[2]string]*atomic.Int64 // method, status
+	bytesIn  atomic.Int64
+	bytesOut atomic.Int64
+	// latency histogram of all requests, in seconds
+	buckets [len(latencyBounds) + 1]atomic.Int64
+	sumNano atomic.Int64
+}
+
+var latencyBounds = [...]float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30}
+
+func (m *metrics) observe(method string, status int, in, out int64, d time.Duration) {
+	key := [2]string{method, strconv.Itoa(status)}
+	m.mu.Lock()
+	if m.requests == nil {
+		m.requests = make(map[[2]string]*atomic.Int64)
+	}
+	c := m.requests[key]
+	if c == nil {
+		c = new(atomic.Int64)
+		m.requests[key] = c
+	}
+	m.mu.Unlock()
+	c.Add(1)
+	m.bytesIn.Add(in)
+	m.bytesOut.Add(out)
+	s := d.Seconds()
+	i := sort.SearchFloat64s(latencyBounds[:], s)
+	m.buckets[i].Add(1)
+	m.sumNano.Add(int64(d))
+}
+
+func (m *metrics) write(w io.Writer) {
+	fmt.Fprintln(w, "# HELP coffre_s3_requests_total S3 requests by method and status.")
+	fmt.Fprintln(w, "# TYPE coffre_s3_requests_total counter")
+	m.mu.Lock()
+	keys := make([][2]string, 0, len(m.requests))
+	for k := range m.requests {
+		keys = append(keys, k)
+	}
+	m.mu.Unlock()
+	sort.Slice(keys, func(i, j int) bool { return keys[i][0]+keys[i][1] < keys[j][0]+keys[j][1] })
+	for _, k := range keys {
+		m.mu.Lock()
+		c := m.requests[k]
+		m.mu.Unlock()
+		fmt.Fprintf(w, "coffre_s3_requests_total{method=%q,status=%q} %d\n", k[0], k[1], c.Load())
+	}
+	fmt.Fprintln(w, "# HELP coffre_s3_received_bytes_total Request body bytes received.")
+	fmt.Fprintln(w, "# TYPE coffre_s3_received_bytes_total counter")
+	fmt.Fprintf(w, "coffre_s3_received_bytes_total %d\n", m.bytesIn.Load())
+	fmt.Fprintln(w, "# HELP coffre_s3_sent_bytes_total Response body bytes sent.")
+	fmt.Fprintln(w, "# TYPE coffre_s3_sent_bytes_total counter")
+	fmt.Fprintf(w, "coffre_s3_sent_bytes_total %d\n", m.bytesOut.Load())
+	fmt.Fprintln(w, "# HELP coffre_s3_request_duration_seconds S3 request latency.")
+	fmt.Fprintln(w, "# TYPE coffre_s3_request_duration_seconds histogram")
+	var cum int64
+	for i, b := range latencyBounds {
+		cum += m.buckets[i].Load()
+		fmt.Fprintf(w, "coffre_s3_request_duration_seconds_bucket{le=\"%g\"} %d\n", b, cum)
+	}
+	cum += m.buckets[len(latencyBounds)].Load()
+	fmt.Fprintf(w, "coffre_s3_request_duration_seconds_bucket{le=\"+Inf\"} %d\n", cum)
+	fmt.Fprintf(w, "coffre_s3_request_duration_seconds_sum %g\n", time.Duration(m.sumNano.Load()).Seconds())
+	fmt.Fprintf(w, "coffre_s3_request_duration_seconds_count %d\n", cum)
+}
+
+// statusWriter records the status and size of a response for metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.n += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// ReadFrom keeps the sendfile path of the underlying writer.
+func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := io.Copy(w.ResponseWriter, r)
+	w.n += n
+	return n, err
+}
