@@ -20,9 +20,43 @@ var absentConfig = map[string]*APIError{
 	"publicAccessBlock": {"NoSuchPublicAccessBlockConfiguration", http.StatusNotFound, "The public access block configuration was not found"},
 }
 
-var unsupported = []string{"logging", "notification", "requestPayment", "accelerate", "analytics", "inventory", "metrics", "intelligent-tiering", "retention", "legal-hold", "torrent", "restore", "select", "policyStatus", "website", "attributes"}
+var unsupported = []string{"logging", "notification", "requestPayment", "accelerate", "analytics", "inventory", "metrics", "intelligent-tiering", "retention", "legal-hold", "torrent", "restore", "select", "policyStatus", "website", "attributes",
+	"metadataTable", "metadataConfiguration", "metadataAnnotationTable", "metadataInventoryTable", "metadataJournalTable",
+	"abac", "annotation", "renameObject", "session", "encryption"}
 
 func (r *request) has(name string) bool { _, ok := r.query[name]; return ok }
+
+// Query parameters any request may carry: presigned-URL authentication and
+// the operation hint that AWS SDKs add.
+var authParams = map[string]bool{
+	"X-Amz-Algorithm": true, "X-Amz-Credential": true, "X-Amz-Date": true, "X-Amz-Expires": true,
+	"X-Amz-SignedHeaders": true, "X-Amz-Signature": true, "X-Amz-Security-Token": true,
+	"X-Amz-Content-Sha256": true, "x-id": true,
+}
+
+// only refuses a write whose query names anything but the given
+// parameters. S3 keeps adding operations that are selected by a query
+// parameter on PUT, POST or DELETE (?metadataTable, ?renameObject, ...);
+// without this check such a request would fall through to PutObject,
+// DeleteObject or DeleteBucket and destroy data.
+func (r *request) only(params ...string) error {
+	for k := range r.query {
+		if authParams[k] {
+			continue
+		}
+		found := false
+		for _, p := range params {
+			if k == p {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return &APIError{"NotImplemented", http.StatusNotImplemented, "The request parameter " + k + " implies functionality that is not implemented."}
+		}
+	}
+	return nil
+}
 
 func (s *Server) dispatch(w http.ResponseWriter, r *request) error {
 	if r.bucket == "" {
@@ -82,21 +116,21 @@ func (s *Server) dispatchBucket(w http.ResponseWriter, r *request) error {
 	case http.MethodPut:
 		switch {
 		case r.has("versioning"):
-			return s.putBucketVersioning(w, r)
+			return first(r.only("versioning"), s.putBucketVersioning, w, r)
 		case r.has("tagging"):
-			return s.putBucketTagging(w, r)
+			return first(r.only("tagging"), s.putBucketTagging, w, r)
 		case r.has("acl"):
-			return s.putACL(w, r)
+			return first(r.only("acl"), s.putACL, w, r)
 		}
-		return s.createBucket(w, r)
+		return first(r.only(), s.createBucket, w, r)
 	case http.MethodDelete:
 		if r.has("tagging") {
-			return s.deleteBucketTagging(w, r)
+			return first(r.only("tagging"), s.deleteBucketTagging, w, r)
 		}
-		return s.deleteBucket(w, r)
+		return first(r.only(), s.deleteBucket, w, r)
 	case http.MethodPost:
 		if r.has("delete") {
-			return s.deleteObjects(w, r)
+			return first(r.only("delete"), s.deleteObjects, w, r)
 		}
 	}
 	return errMethodNotAllowed
@@ -124,33 +158,41 @@ func (s *Server) dispatchObject(w http.ResponseWriter, r *request) error {
 	case http.MethodPut:
 		switch {
 		case r.has("tagging"):
-			return s.putObjectTagging(w, r)
+			return first(r.only("tagging", "versionId"), s.putObjectTagging, w, r)
 		case r.has("acl"):
-			return s.putACL(w, r)
+			return first(r.only("acl", "versionId"), s.putACL, w, r)
 		case r.has("uploadId") || r.has("partNumber"):
 			if r.Header.Get("x-amz-copy-source") != "" {
-				return s.uploadPartCopy(w, r)
+				return first(r.only("uploadId", "partNumber"), s.uploadPartCopy, w, r)
 			}
-			return s.uploadPart(w, r)
+			return first(r.only("uploadId", "partNumber"), s.uploadPart, w, r)
 		case r.Header.Get("x-amz-copy-source") != "":
-			return s.copyObject(w, r)
+			return first(r.only(), s.copyObject, w, r)
 		}
-		return s.putObject(w, r)
+		return first(r.only(), s.putObject, w, r)
 	case http.MethodDelete:
 		switch {
 		case r.has("tagging"):
-			return s.deleteObjectTagging(w, r)
+			return first(r.only("tagging", "versionId"), s.deleteObjectTagging, w, r)
 		case r.has("uploadId"):
-			return s.abortUpload(w, r)
+			return first(r.only("uploadId"), s.abortUpload, w, r)
 		}
-		return s.deleteObject(w, r)
+		return first(r.only("versionId"), s.deleteObject, w, r)
 	case http.MethodPost:
 		switch {
 		case r.has("uploads"):
-			return s.createUpload(w, r)
+			return first(r.only("uploads"), s.createUpload, w, r)
 		case r.has("uploadId"):
-			return s.completeUpload(w, r)
+			return first(r.only("uploadId"), s.completeUpload, w, r)
 		}
 	}
 	return errMethodNotAllowed
+}
+
+// first runs h unless err (a refused request) is set.
+func first(err error, h func(http.ResponseWriter, *request) error, w http.ResponseWriter, r *request) error {
+	if err != nil {
+		return err
+	}
+	return h(w, r)
 }
