@@ -16,6 +16,9 @@ import (
 // ErrNotFound is returned, unwrapped, by Tx.Get when the key is absent.
 var ErrNotFound = errors.New("meta: key not found")
 
+// ErrClosed is returned by View and Update after Close.
+var ErrClosed = errors.New("meta: store closed")
+
 // ErrConflict is returned by Update when the transaction could not commit
 // because of a concurrent one and was not retried; callers may retry.
 var ErrConflict = errors.New("meta: transaction conflict")
@@ -36,12 +39,18 @@ type Store interface {
 	// ones.
 	Update(ctx context.Context, fn func(Tx) error) error
 
-	// Close releases the store's resources.
+	// Close waits for the transactions in flight, then releases the
+	// store's resources. Later calls return ErrClosed.
 	Close() error
 }
 
-// Tx is a transaction. It must not be used after the function it was passed
-// to returns. Keys and values are arbitrary bytes; the slices passed to fn by
+// Tx is a transaction, for one goroutine at a time. It must not be used after
+// the function it was passed to returns, and that function must not start
+// another Update on the same store (a single-writer store would deadlock).
+// A context done before or during the function makes View and Update return
+// an error wrapping ctx.Err(), and Update then commits nothing; a panic in
+// the function rolls back and propagates. The empty key is valid; Put keeps
+// no reference to its arguments. Keys and values are arbitrary bytes; the slices passed to fn by
 // Scan and returned by Get are only valid until the transaction ends unless
 // the documentation of the implementation says otherwise, so callers copy
 // what they keep.

@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
 	ca-certificates curl          # fetching presigned URLs in tests
 	awscli rclone s3cmd           # real S3 clients driven by tests/cli
+	softhsm2 opensc               # PKCS#11 token for keys/pkcs11 tests (softhsm2-util, pkcs11-tool)
+	gcc libc6-dev                 # cgo: keys/pkcs11 dlopens the PKCS#11 module
 )
 
 log() { printf 'deps: %s\n' "$*" >&2; }

@@ -1,0 +1,262 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/coffre-cloud/coffre/meta"
+)
+
+// A call is one Update waiting for, or being run by, the committer.
+type call struct {
+	ctx  context.Context
+	fn   func(meta.Tx) error
+	done chan outcome // buffered: the committer never waits for the caller
+
+	// state arbitrates between a caller giving up on a canceled context
+	// and the committer starting fn: whoever moves it from callQueued
+	// first wins, so fn never runs for a caller that has returned.
+	state atomic.Int32
+
+	// ran counts the transactions fn has run in; a call is retried alone
+	// at most once.
+	ran int
+}
+
+const (
+	callQueued int32 = iota
+	callTaken
+	callAbandoned
+)
+
+// outcome is what Update returns, or re-panics with.
+type outcome struct {
+	err      error
+	panicked *panicError
+}
+
+func (c *call) finish(o outcome) { c.done <- o }
+
+// take claims the call for the committer; false means its caller left.
+func (c *call) take() bool {
+	return c.state.Load() == callTaken || c.state.CompareAndSwap(callQueued, callTaken)
+}
+
+// panicError carries a panic of fn from the committer's goroutine back to
+// the caller's, where Update panics again with it (as x/sync/singleflight
+// does): a panicking handler then fails in its own goroutine, where net/http
+// can recover it, rather than killing the process from ours.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (p *panicError) Error() string {
+	return fmt.Sprintf("%v\n\ngoroutine running the Update's fn:\n%s", p.value, p.stack)
+}
+
+// Unwrap lets a recover find an error value that fn panicked with.
+func (p *panicError) Unwrap() error {
+	err, _ := p.value.(error)
+	return err
+}
+
+// Update implements meta.Store. fn runs on the store's writer goroutine,
+// inside a transaction it may share with other concurrent Updates (group
+// commit, see the package documentation); Update returns once that
+// transaction is durable. A panic in fn rolls back fn's writes only, and
+// is raised again in the caller's goroutine with an error value that shows
+// the original value and fn's stack (and unwraps to the value when it is an
+// error).
+func (s *Store) Update(ctx context.Context, fn func(meta.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !s.enter() {
+		return ErrClosed
+	}
+	defer s.inflight.Done()
+
+	c := &call{ctx: ctx, fn: fn, done: make(chan outcome, 1)}
+	select {
+	case s.calls <- c:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	var o outcome
+	select {
+	case o = <-c.done:
+	case <-ctx.Done():
+		if c.state.CompareAndSwap(callQueued, callAbandoned) {
+			return ctx.Err()
+		}
+		// fn has started: its outcome, commit included, is the answer,
+		// and it comes within one batch.
+		o = <-c.done
+	}
+	if o.panicked != nil {
+		panic(o.panicked)
+	}
+	return o.err
+}
+
+// commitLoop is the committer: it owns the writer connection and turns the
+// queue of Update calls into batches. It never waits for a batch to fill:
+// it takes whatever queued while the previous commit was running, so a lone
+// Update commits at once and a crowd shares fsyncs.
+func (s *Store) commitLoop() {
+	defer close(s.loopDone)
+	batch := make([]*call, 0, s.cfg.maxBatch)
+	for {
+		if len(batch) == 0 {
+			c, ok := <-s.calls
+			if !ok {
+				return // Close: every Update has returned
+			}
+			batch = append(batch, c)
+		}
+	fill:
+		for len(batch) < s.cfg.maxBatch {
+			select {
+			case c, ok := <-s.calls:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, c)
+			default:
+				break fill
+			}
+		}
+		n := s.runBatch(batch)
+		// Calls the batch had no time for go first in the next one.
+		rest := copy(batch, batch[n:])
+		clear(batch[rest:])
+		batch = batch[:rest]
+	}
+}
+
+// runBatch runs a prefix of batch in one transaction and commits it,
+// finishing every call of that prefix (or retrying it alone, see retry). It
+// returns the length of the prefix: it stops early once the fns have run
+// for maxBatchTime, so that the first caller's wait stays bounded.
+func (s *Store) runBatch(batch []*call) int {
+	w := s.writer
+	if err := w.exec(w.begin); err != nil {
+		// Nothing has run: every call fails, none is lost.
+		for _, c := range batch {
+			if c.take() {
+				c.finish(outcome{err: fmt.Errorf("sqlite: update: begin: %w", err)})
+			}
+		}
+		return len(batch)
+	}
+
+	start := time.Now()
+	var pending []*call // fn succeeded; waiting for the commit
+	ran := 0            // calls whose fn ran in this transaction
+	n := 0
+	for n < len(batch) && (n == 0 || time.Since(start) < s.cfg.maxBatchTime) {
+		c := batch[n]
+		n++
+		if !c.take() {
+			continue // its caller gave up before fn started
+		}
+		if err := c.ctx.Err(); err != nil {
+			c.finish(outcome{err: err})
+			continue
+		}
+		ran++
+		c.ran++
+		o, broken := s.runCall(c)
+		if broken != nil {
+			// The transaction is gone or in an unknown state (SQLite rolls
+			// back the whole transaction on some I/O and memory errors):
+			// drop it and give the calls that had succeeded another try.
+			if o.err == nil && o.panicked == nil {
+				pending = append(pending, c)
+			} else {
+				c.finish(o)
+			}
+			_ = w.exec(w.rollback)
+			s.retry(pending, ran, fmt.Errorf("sqlite: update: %w", broken))
+			return n
+		}
+		if o.err != nil || o.panicked != nil {
+			c.finish(o)
+		} else {
+			pending = append(pending, c)
+		}
+	}
+	if len(pending) == 0 {
+		// Every fn failed, or none ran: nothing to make durable.
+		_ = w.exec(w.rollback)
+		return n
+	}
+	if err := w.exec(w.commit); err != nil {
+		_ = w.exec(w.rollback) // in case the failed COMMIT left it open
+		s.retry(pending, ran, fmt.Errorf("sqlite: update: commit: %w", err))
+		return n
+	}
+	s.commits.Add(1)
+	s.committedCalls.Add(int64(len(pending)))
+	for _, c := range pending {
+		c.finish(outcome{})
+	}
+	return n
+}
+
+// retry handles the calls whose fn succeeded in a transaction that then
+// failed. When that transaction held other calls too, the failure may be
+// theirs (one fn filling the disk, say), so each call runs again alone; a
+// call that already ran alone, or twice, fails with the error.
+func (s *Store) retry(calls []*call, ran int, err error) {
+	for _, c := range calls {
+		if ran == 1 || c.ran > 1 {
+			c.finish(outcome{err: err})
+			continue
+		}
+		s.runBatch([]*call{c})
+	}
+}
+
+// runCall runs c.fn inside a savepoint of the current transaction, and
+// keeps its writes only when it succeeded. broken reports a failure of the
+// savepoint machinery itself, after which the transaction cannot be
+// trusted.
+func (s *Store) runCall(c *call) (o outcome, broken error) {
+	w := s.writer
+	if err := w.exec(w.savepoint); err != nil {
+		// fn has not run: a zero outcome makes runBatch try it again.
+		return outcome{}, fmt.Errorf("savepoint: %w", err)
+	}
+	t := &tx{ctx: c.ctx, c: w, writable: true}
+	o = runFn(c.fn, t)
+	t.done = true
+	if o.err == nil && o.panicked == nil {
+		// Canceled while fn ran, and fn did not notice: the caller may
+		// already be gone, so commit nothing on its behalf.
+		o.err = c.ctx.Err()
+	}
+	if o.err != nil || o.panicked != nil {
+		if err := w.exec(w.rollbackToSavepoint); err != nil {
+			return o, fmt.Errorf("rollback to savepoint: %w", err)
+		}
+	}
+	// RELEASE after ROLLBACK TO too: ROLLBACK TO keeps the savepoint open.
+	if err := w.exec(w.release); err != nil {
+		return o, fmt.Errorf("release savepoint: %w", err)
+	}
+	return o, nil
+}
+
+func runFn(fn func(meta.Tx) error, t *tx) (o outcome) {
+	defer func() {
+		if v := recover(); v != nil {
+			o = outcome{panicked: &panicError{value: v, stack: debug.Stack()}}
+		}
+	}()
+	return outcome{err: fn(t)}
+}
