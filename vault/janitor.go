@@ -143,7 +143,7 @@ func (v *Vault) CollectGarbage(ctx context.Context, before time.Time) (int, erro
 func (v *Vault) Sweep(ctx context.Context) (int, error) {
 	var orphans []string
 	err := v.store.List(ctx, "", func(info backend.Info) error {
-		if !info.ModTime.Before(v.started) {
+		if _, busy := v.writing.Load(info.Name); busy || !info.ModTime.Before(v.started) {
 			return nil
 		}
 		var referenced bool

@@ -89,6 +89,7 @@ func (v *Vault) UploadPart(ctx context.Context, p Principal, bucket, key, upload
 	if err != nil {
 		return nil, err
 	}
+	defer v.writing.Delete(blob) // committed (referenced) or removed by then
 	part := &Part{Number: number, Blob: blob, Size: in.Size, ETag: etag, LastModified: v.now().UTC()}
 	if in.Checksum != nil {
 		if c := in.Checksum(); c != nil {

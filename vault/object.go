@@ -2,11 +2,8 @@ package vault
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"strings"
 	"time"
@@ -45,29 +42,6 @@ type PutInput struct {
 	Precondition func(current *Object) error
 }
 
-// countingReader counts bytes and remembers the first error of the client's
-// body, so that a failed backend write can be blamed on the right side.
-type countingReader struct {
-	r   io.Reader
-	h   hash.Hash
-	n   int64
-	err error
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	if n > 0 {
-		c.n += int64(n)
-		if c.h != nil {
-			c.h.Write(p[:n])
-		}
-	}
-	if err != nil && c.err == nil {
-		c.err = err
-	}
-	return n, err
-}
-
 // writeBlob streams body to a fresh blob and returns its name and MD5. The
 // error says whose fault a failure is: the client's body (its own error, or
 // ErrIncompleteBody) or the backend (ErrBackendUnavailable).
@@ -78,9 +52,13 @@ func (v *Vault) writeBlob(ctx context.Context, body io.Reader, size int64) (name
 	if size > MaxPutSize {
 		return "", "", fmt.Errorf("%w: %d bytes in one request, the limit is %d", ErrEntityTooLarge, size, int64(MaxPutSize))
 	}
-	cr := &countingReader{r: body, h: md5.New()}
+	cr := newMD5Reader(body)
 	name = newBlobName()
-	if err := v.store.Put(ctx, name, cr, size); err != nil {
+	v.writing.Store(name, struct{}{})
+	err = v.store.Put(ctx, name, cr, size)
+	etag = cr.sum()
+	if err != nil {
+		v.writing.Delete(name)
 		switch {
 		case cr.err != nil && cr.err != io.EOF:
 			return "", "", cr.err
@@ -91,7 +69,7 @@ func (v *Vault) writeBlob(ctx context.Context, body io.Reader, size int64) (name
 		}
 		return "", "", fmt.Errorf("%w: %v", ErrBackendUnavailable, err)
 	}
-	return name, hex.EncodeToString(cr.h.Sum(nil)), nil
+	return name, etag, nil
 }
 
 // PutObject stores a new version of an object.
@@ -106,6 +84,7 @@ func (v *Vault) PutObject(ctx context.Context, p Principal, bucket, key string, 
 	if err != nil {
 		return nil, err
 	}
+	defer v.writing.Delete(blob) // committed (referenced) or removed by then
 	o := &Object{Key: key, Size: in.Size, ETag: etag, Blobs: []Blob{{Name: blob, Size: in.Size}}}
 	in.Attrs.applyTo(o)
 	if in.Checksum != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/coffre-cloud/coffre/backend"
@@ -36,6 +37,11 @@ type Vault struct {
 	region  string
 	started time.Time
 	wake    chan struct{}
+	// writing holds the blobs this process is writing and has not yet
+	// committed or removed. Sweep skips them: a blob's mtime comes from the
+	// kernel's coarse clock and can be earlier than started even when it
+	// was written after it.
+	writing sync.Map // blob name -> struct{}
 }
 
 // Limits of the S3 API.

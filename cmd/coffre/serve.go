@@ -48,6 +48,8 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	fl.Var(&domains, "s3-domain", "base domain for virtual-hosted-style requests (repeatable; default localhost)")
 	uploadExpiry := fl.Duration("upload-expiry", 7*24*time.Hour, "abort multipart uploads unfinished after this long")
 	debug := fl.Bool("debug", false, "log every request")
+	gcInterval := fl.Duration("gc-interval", time.Minute, "how often the janitor removes garbage and expired uploads")
+	gcGrace := fl.Duration("gc-grace", time.Minute, "how long replaced or deleted bytes stay readable by GETs already under way")
 	metricsOn := fl.Bool("metrics", false, "serve Prometheus metrics at /metrics on the S3 port, without authentication")
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -101,7 +103,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 		return nil
 	})
 	g.Go(func() error {
-		return st.vault.Run(gctx, vault.JanitorConfig{})
+		return st.vault.Run(gctx, vault.JanitorConfig{Interval: *gcInterval, Grace: *gcGrace})
 	})
 	g.Go(func() error {
 		<-gctx.Done()

@@ -226,6 +226,16 @@ func (s *Server) Kill() {
 // (the last 4 MiB of it), across restarts.
 func (s *Server) Output() string { return s.out.String() }
 
+// PID returns the process ID of the running server, or 0 when it is stopped.
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 func (s *Server) start(tb testing.TB) {
 	tb.Helper()
 	cmd := exec.Command(s.exe, s.args...)
