@@ -34,7 +34,7 @@ fuzz:
 		targets=$$($(GO) test -list '^Fuzz' "$$pkg"); \
 		for f in $$(echo "$$targets" | grep '^Fuzz' || true); do \
 			echo "fuzz: $$pkg $$f for $(FUZZTIME)"; \
-			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s "$$pkg"; \
 			n=$$((n+1)); \
 		done; \
 	done; \
