@@ -17,15 +17,15 @@ import (
 // ErrNotFound is returned, unwrapped, by Get and Stat when no blob has the name.
 var ErrNotFound = errors.New("backend: blob not found")
 
-// ErrInvalidName is returned (possibly wrapped) when a name does not satisfy
-// ValidName.
+// ErrInvalidName is returned (possibly wrapped) by every method given a name
+// that does not satisfy ValidName.
 var ErrInvalidName = errors.New("backend: invalid blob name")
 
 // Info describes a stored blob.
 type Info struct {
 	Name    string
 	Size    int64
-	ModTime time.Time
+	ModTime time.Time // when the blob was written; the vault's sweep relies on it
 }
 
 // Store is a flat namespace of immutable blobs.
@@ -42,6 +42,9 @@ type Store interface {
 	// crash of the process or the machine; when it returns an error, or the
 	// process dies during the call, no blob (and no partial blob) is visible
 	// under name, and the previous blob under name, if any, is intact.
+	// An error of r is returned wrapped (errors.Is finds it), as is
+	// ctx.Err() on cancellation; a reader shorter than size gives an error
+	// wrapping io.ErrUnexpectedEOF.
 	Put(ctx context.Context, name string, r io.Reader, size int64) error
 
 	// Get returns the bytes of the blob from offset off, at most length of
@@ -53,13 +56,14 @@ type Store interface {
 	// Stat describes the blob, or returns ErrNotFound.
 	Stat(ctx context.Context, name string) (Info, error)
 
-	// Delete removes the blob. Deleting a missing blob is not an error
-	// (S3's rule).
+	// Delete removes the blob, durably when it returns nil. Deleting a
+	// missing blob is not an error (S3's rule).
 	Delete(ctx context.Context, name string) error
 
 	// List calls fn for every blob whose name starts with prefix, in
 	// lexical order of names. A non-nil error from fn stops the listing
-	// and is returned.
+	// and is returned. The listing is not a snapshot: blobs written or
+	// deleted meanwhile may or may not appear.
 	List(ctx context.Context, prefix string, fn func(Info) error) error
 }
 
