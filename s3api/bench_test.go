@@ -30,6 +30,7 @@ import (
 	"github.com/coffre-cloud/coffre/backend"
 	"github.com/coffre-cloud/coffre/backend/backendtest"
 	"github.com/coffre-cloud/coffre/backend/fs"
+	"github.com/coffre-cloud/coffre/internal/testenv"
 	"github.com/coffre-cloud/coffre/meta/sqlite"
 	"github.com/coffre-cloud/coffre/s3api"
 	"github.com/coffre-cloud/coffre/vault"
@@ -81,7 +82,7 @@ func newBenchServer(b *testing.B, opts ...func(*s3.Options)) *benchServer {
 	}
 	b.Cleanup(func() { st.Close() })
 	quiet := slog.New(slog.DiscardHandler)
-	v := vault.New(vault.Config{Meta: m, Backend: st, Logger: quiet})
+	v := vault.New(vault.Config{Meta: m, Backend: st, Keys: testenv.Keyring(b), Logger: quiet})
 	ctx := context.Background()
 	if _, err := v.CreateTenant(ctx, "bench"); err != nil {
 		b.Fatalf("CreateTenant: %v", err)

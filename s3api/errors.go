@@ -83,6 +83,9 @@ var errorTable = []struct {
 	{vault.ErrBackendUnavailable, "ServiceUnavailable", http.StatusServiceUnavailable},
 	{vault.ErrMetadataUnavailable, "ServiceUnavailable", http.StatusServiceUnavailable},
 	{vault.ErrNoSuchTenant, "AccessDenied", http.StatusForbidden},
+	{vault.ErrKeyUnavailable, "ServiceUnavailable", http.StatusServiceUnavailable},
+	{vault.ErrKeyDestroyed, "KMS.KMSInvalidStateException", http.StatusBadRequest},
+	{vault.ErrIntegrity, "InternalError", http.StatusInternalServerError},
 
 	{checksum.ErrInvalidChecksumAlgorithm, "InvalidRequest", http.StatusBadRequest},
 	{checksum.ErrInvalidDigest, "InvalidDigest", http.StatusBadRequest},

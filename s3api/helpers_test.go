@@ -33,6 +33,7 @@ import (
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/coffre-cloud/coffre/backend/fs"
+	"github.com/coffre-cloud/coffre/internal/testenv"
 	"github.com/coffre-cloud/coffre/meta/sqlite"
 	"github.com/coffre-cloud/coffre/s3api"
 	"github.com/coffre-cloud/coffre/vault"
@@ -73,7 +74,7 @@ func newStack(tb testing.TB) *stack {
 	w := &tbWriter{tb: tb}
 	tb.Cleanup(w.stop) // registered before the servers', so it runs after they stop
 	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	v := vault.New(vault.Config{Meta: m, Backend: st, Region: region, Logger: log})
+	v := vault.New(vault.Config{Meta: m, Backend: st, Keys: testenv.Keyring(tb), Region: region, Logger: log})
 	ctx := context.Background()
 	s := &stack{vault: v}
 	for _, k := range []struct {

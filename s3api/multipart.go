@@ -159,6 +159,7 @@ func (s *Server) completeUpload(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	setVersionHeader(w.Header(), o)
+	setSSEHeaders(w.Header(), o)
 	res := completeMultipartUploadResult{NS: s3NS, Location: "/" + r.bucket + "/" + r.key, Bucket: r.bucket, Key: r.key, ETag: `"` + o.ETag + `"`}
 	if o.Checksum != nil {
 		setChecksumXML(o.Checksum, &res.ChecksumCRC32, &res.ChecksumCRC32C, &res.ChecksumCRC64NVME, &res.ChecksumSHA1, &res.ChecksumSHA256)

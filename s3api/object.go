@@ -62,6 +62,12 @@ func attrsFrom(h http.Header) (vault.ObjectAttrs, error) {
 		}
 		a.Tags = tags
 	}
+	switch sse := h.Get("x-amz-server-side-encryption"); sse {
+	case "", "AES256", "aws:kms", "aws:kms:dsse":
+		// Every object is encrypted under its tenant's key anyway.
+	default:
+		return a, &APIError{"InvalidArgument", http.StatusBadRequest, "The encryption method specified is not supported"}
+	}
 	if acl := h.Get("x-amz-acl"); acl != "" && acl != "private" && acl != "bucket-owner-full-control" {
 		return a, &APIError{"NotImplemented", http.StatusNotImplemented, "Only the private canned ACL is supported; Coffre never makes data public."}
 	}
@@ -162,9 +168,19 @@ func (s *Server) putObject(w http.ResponseWriter, r *request) error {
 	h := w.Header()
 	h.Set("ETag", `"`+o.ETag+`"`)
 	setVersionHeader(h, o)
+	setSSEHeaders(h, o)
 	setChecksumHeader(h, o.Checksum)
 	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// setSSEHeaders says how the object is encrypted at rest: always under the
+// tenant's key (SSE-KMS in S3's terms), whatever the request asked.
+func setSSEHeaders(h http.Header, o *vault.Object) {
+	h.Set("x-amz-server-side-encryption", "aws:kms")
+	if id := o.KeyID(); id != "" {
+		h.Set("x-amz-server-side-encryption-aws-kms-key-id", id)
+	}
 }
 
 // preconditionsForWrite handles conditional writes (If-None-Match: * and
@@ -316,6 +332,7 @@ func objectHeaders(h http.Header, o *vault.Object, q url.Values, withChecksum bo
 		h.Set("x-amz-tagging-count", strconv.Itoa(len(o.Tags)))
 	}
 	setVersionHeader(h, o)
+	setSSEHeaders(h, o)
 	if withChecksum {
 		setChecksumHeader(h, o.Checksum)
 	}
@@ -573,6 +590,7 @@ func (s *Server) copyObject(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	setVersionHeader(w.Header(), o)
+	setSSEHeaders(w.Header(), o)
 	res := copyObjectResult{NS: s3NS, LastModified: isoTime(o.LastModified), ETag: `"` + o.ETag + `"`}
 	setChecksumXML(o.Checksum, &res.ChecksumCRC32, &res.ChecksumCRC32C, &res.ChecksumCRC64NVME, &res.ChecksumSHA1, &res.ChecksumSHA256)
 	return writeXML(w, res)

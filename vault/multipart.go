@@ -82,15 +82,20 @@ func (v *Vault) UploadPart(ctx context.Context, p Principal, bucket, key, upload
 	if number < 1 || number > MaxParts {
 		return nil, fmt.Errorf("%w: part number must be an integer between 1 and %d, inclusive", ErrInvalidArgument, MaxParts)
 	}
-	if _, err := v.Upload(ctx, p, bucket, key, uploadID); err != nil {
-		return nil, err
-	}
-	blob, etag, err := v.writeBlob(ctx, in.Body, in.Size)
+	var b Bucket
+	err := v.view(ctx, func(tx meta.Tx) (err error) {
+		b, _, err = uploadFor(tx, p, bucket, key, uploadID)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer v.writing.Delete(blob) // committed (referenced) or removed by then
-	part := &Part{Number: number, Blob: blob, Size: in.Size, ETag: etag, LastModified: v.now().UTC()}
+	blob, etag, err := v.writeBlob(ctx, blobPlace{p.Tenant, b.ID, key}, in.Body, in.Size)
+	if err != nil {
+		return nil, err
+	}
+	defer v.writing.Delete(blob.Name) // committed (referenced) or removed by then
+	part := &Part{Number: number, Blob: blob.Name, Size: in.Size, ETag: etag, DEK: blob.DEK, KEK: blob.KEK, Header: blob.Header, LastModified: v.now().UTC()}
 	if in.Checksum != nil {
 		if c := in.Checksum(); c != nil {
 			part.Checksum = c.Value
@@ -111,13 +116,13 @@ func (v *Vault) UploadPart(ctx context.Context, p Principal, bucket, key, upload
 		case !errors.Is(err, meta.ErrNotFound):
 			return err
 		}
-		if err := tx.Put(kRef(blob), nil); err != nil {
+		if err := tx.Put(kRef(blob.Name), nil); err != nil {
 			return err
 		}
 		return tx.Put(kPart(uploadID, number), encode(part))
 	})
 	if err != nil {
-		v.removeBlobs(blob)
+		v.removeBlobs(blob.Name)
 		return nil, err
 	}
 	v.collect(ctx, garbage)
@@ -226,7 +231,7 @@ func (v *Vault) CompleteUpload(ctx context.Context, p Principal, bucket, key, up
 		o.Multipart = true
 		o.Blobs = make([]Blob, len(parts))
 		for i, pt := range parts {
-			o.Blobs[i] = Blob{Name: pt.Blob, Size: pt.Size, ETag: pt.ETag, Checksum: pt.Checksum}
+			o.Blobs[i] = Blob{Name: pt.Blob, Size: pt.Size, ETag: pt.ETag, Checksum: pt.Checksum, DEK: pt.DEK, KEK: pt.KEK, Header: pt.Header}
 		}
 		u.Attrs.applyTo(o)
 		if in.Checksum != nil {

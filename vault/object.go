@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/coffre-cloud/coffre/backend"
+	"github.com/coffre-cloud/coffre/crypt"
 	"github.com/coffre-cloud/coffre/meta"
 )
 
@@ -42,34 +43,75 @@ type PutInput struct {
 	Precondition func(current *Object) error
 }
 
-// writeBlob streams body to a fresh blob and returns its name and MD5. The
-// error says whose fault a failure is: the client's body (its own error, or
-// ErrIncompleteBody) or the backend (ErrBackendUnavailable).
-func (v *Vault) writeBlob(ctx context.Context, body io.Reader, size int64) (name, etag string, err error) {
+// blobPlace is where a blob belongs; its payload's associated data.
+type blobPlace struct {
+	tenant, bucketID, key string
+}
+
+// errPipeAborted stops the encrypting goroutine when the backend gives up.
+var errPipeAborted = errors.New("vault: blob write aborted")
+
+// writeBlob encrypts body into a fresh blob under a fresh data key and
+// returns the blob's record and the body's MD5. The error says whose fault
+// a failure is: the client's body (its own error, or ErrIncompleteBody), the
+// key store (ErrKeyUnavailable: nothing is written) or the backend
+// (ErrBackendUnavailable).
+//
+// Three goroutines share the work: this one writes ciphertext to the
+// backend, one reads the body (verifying its signature and checksums) and
+// encrypts it, and md5Reader's hashes it for the ETag.
+func (v *Vault) writeBlob(ctx context.Context, at blobPlace, body io.Reader, size int64) (Blob, string, error) {
 	if size < 0 {
-		return "", "", fmt.Errorf("%w: the object size must be known", ErrInvalidArgument)
+		return Blob{}, "", fmt.Errorf("%w: the object size must be known", ErrInvalidArgument)
 	}
 	if size > MaxPutSize {
-		return "", "", fmt.Errorf("%w: %d bytes in one request, the limit is %d", ErrEntityTooLarge, size, int64(MaxPutSize))
+		return Blob{}, "", fmt.Errorf("%w: %d bytes in one request, the limit is %d", ErrEntityTooLarge, size, int64(MaxPutSize))
 	}
-	cr := newMD5Reader(body)
-	name = newBlobName()
-	v.writing.Store(name, struct{}{})
-	err = v.store.Put(ctx, name, cr, size)
-	etag = cr.sum()
+	b := Blob{Name: newBlobName(), Size: size}
+	dek, wrapped, kek, err := v.wrapDEK(ctx, at.tenant, b.Name)
 	if err != nil {
-		v.writing.Delete(name)
-		switch {
-		case cr.err != nil && cr.err != io.EOF:
-			return "", "", cr.err
-		case cr.n < size || cr.err == io.EOF && cr.n != size:
-			return "", "", fmt.Errorf("%w: got %d of %d bytes", ErrIncompleteBody, cr.n, size)
-		case ctx.Err() != nil:
-			return "", "", ctx.Err()
-		}
-		return "", "", fmt.Errorf("%w: %v", ErrBackendUnavailable, err)
+		return Blob{}, "", err
 	}
-	return name, etag, nil
+	defer clear(dek)
+	b.DEK, b.KEK = wrapped, kek
+
+	md := newMD5Reader(body)
+	pr, pw := io.Pipe()
+	header := make(chan []byte, 1)
+	encErr := make(chan error, 1)
+	go func() {
+		w, err := crypt.NewWriter(pw, dek, payloadAD(at.tenant, at.bucketID, at.key, b.Name))
+		if err == nil {
+			header <- w.Header()
+			_, err = io.Copy(w, md) // to EOF: signature and checksum checks end there
+			if err == nil {
+				err = w.Close()
+			}
+		}
+		pw.CloseWithError(err) // nil: the backend sees EOF
+		encErr <- err
+	}()
+	v.writing.Store(b.Name, struct{}{})
+	err = v.store.Put(ctx, b.Name, pr, crypt.CiphertextSize(size))
+	pr.CloseWithError(errPipeAborted)
+	eerr := <-encErr
+	etag := md.sum()
+	if err != nil || eerr != nil {
+		v.writing.Delete(b.Name)
+		switch {
+		case md.err != nil && md.err != io.EOF:
+			return Blob{}, "", md.err
+		case md.n < size:
+			return Blob{}, "", fmt.Errorf("%w: got %d of %d bytes", ErrIncompleteBody, md.n, size)
+		case ctx.Err() != nil:
+			return Blob{}, "", ctx.Err()
+		case err == nil:
+			return Blob{}, "", eerr
+		}
+		return Blob{}, "", fmt.Errorf("%w: %v", ErrBackendUnavailable, err)
+	}
+	b.Header = <-header
+	return b, etag, nil
 }
 
 // PutObject stores a new version of an object.
@@ -77,15 +119,16 @@ func (v *Vault) PutObject(ctx context.Context, p Principal, bucket, key string, 
 	if err := ValidKey(key); err != nil {
 		return nil, err
 	}
-	if _, err := v.Bucket(ctx, p, bucket); err != nil {
-		return nil, err
-	}
-	blob, etag, err := v.writeBlob(ctx, in.Body, in.Size)
+	b, err := v.Bucket(ctx, p, bucket)
 	if err != nil {
 		return nil, err
 	}
-	defer v.writing.Delete(blob) // committed (referenced) or removed by then
-	o := &Object{Key: key, Size: in.Size, ETag: etag, Blobs: []Blob{{Name: blob, Size: in.Size}}}
+	blob, etag, err := v.writeBlob(ctx, blobPlace{p.Tenant, b.ID, key}, in.Body, in.Size)
+	if err != nil {
+		return nil, err
+	}
+	defer v.writing.Delete(blob.Name) // committed (referenced) or removed by then
+	o := &Object{Key: key, Size: in.Size, ETag: etag, Blobs: []Blob{blob}, tenant: p.Tenant, bucketID: b.ID}
 	in.Attrs.applyTo(o)
 	if in.Checksum != nil {
 		o.Checksum = in.Checksum()
@@ -107,7 +150,7 @@ func (v *Vault) PutObject(ctx context.Context, p Principal, bucket, key string, 
 		}
 	}
 	if err := v.commit(ctx, p, bucket, o, check); err != nil {
-		v.removeBlobs(blob)
+		v.removeBlobs(blob.Name)
 		return nil, err
 	}
 	return o, nil
@@ -124,6 +167,12 @@ func (v *Vault) commit(ctx context.Context, p Principal, bucket string, o *Objec
 		if err != nil {
 			return err
 		}
+		if o.bucketID != "" && o.bucketID != b.ID {
+			// Deleted and made again while the bytes were written: they
+			// are bound to the old bucket.
+			return fail("%w: %s", ErrNoSuchBucket, bucket)
+		}
+		o.tenant, o.bucketID = b.Tenant, b.ID
 		if extra != nil {
 			if err := extra(tx, b); err != nil {
 				return err
@@ -308,7 +357,7 @@ func (v *Vault) GetObject(ctx context.Context, p Principal, bucket, key, version
 		}
 		if versionID == "" {
 			// Fast path: one point read for a live latest version.
-			o = new(Object)
+			o = &Object{tenant: b.Tenant, bucketID: b.ID}
 			err := getRecord(tx, kLatest(b.ID, key), o)
 			if err == nil || !errors.Is(err, meta.ErrNotFound) {
 				return err
@@ -318,6 +367,11 @@ func (v *Vault) GetObject(ctx context.Context, p Principal, bucket, key, version
 				return fail("%w: %s", ErrNoSuchKey, key)
 			}
 		}
+		defer func() {
+			if o != nil {
+				o.tenant, o.bucketID = b.Tenant, b.ID
+			}
+		}()
 		o, _, err = findVersion(tx, b, key, versionID)
 		switch {
 		case err != nil:
@@ -337,7 +391,8 @@ func (v *Vault) GetObject(ctx context.Context, p Principal, bucket, key, version
 }
 
 // Open returns length bytes (to the end when length < 0) of the object from
-// offset off. The object must come from GetObject.
+// offset off, decrypted. The object must come from GetObject. Only the
+// chunks the range touches are fetched and decrypted.
 func (v *Vault) Open(ctx context.Context, o *Object, off, length int64) (io.ReadCloser, error) {
 	if length < 0 || off+length > o.Size {
 		length = o.Size - off
@@ -345,31 +400,30 @@ func (v *Vault) Open(ctx context.Context, o *Object, off, length int64) (io.Read
 	if off < 0 || length < 0 {
 		return nil, fmt.Errorf("%w: range %d+%d of a %d-byte object", ErrInvalidArgument, off, length, o.Size)
 	}
-	r := &blobsReader{ctx: ctx, v: v, blobs: o.Blobs, off: off, left: length}
-	// Open the first piece now so that a missing blob or an unreachable
-	// backend is an error before any header is sent.
+	r := &blobsReader{ctx: ctx, v: v, o: o, blobs: o.Blobs, off: off, left: length}
+	// Open the first piece now so that a missing blob, a destroyed key or
+	// an unreachable backend is an error before any header is sent.
 	if err := r.next(); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-// blobsReader reads a range across the blobs of an object, opening each
-// blob only when it is reached.
+// blobsReader reads a range across the blobs of an object, opening and
+// decrypting each blob only when it is reached.
 type blobsReader struct {
 	ctx   context.Context
 	v     *Vault
+	o     *Object
 	blobs []Blob
 	off   int64 // offset into the remaining blobs
 	left  int64
-	cur   io.ReadCloser
+	cur   io.Reader // decrypting reader of the current blob
+	body  io.Closer // the backend reader under cur
 }
 
 func (r *blobsReader) next() error {
-	if r.cur != nil {
-		r.cur.Close()
-		r.cur = nil
-	}
+	r.closeCur()
 	for len(r.blobs) > 0 && r.off >= r.blobs[0].Size && r.left > 0 {
 		r.off -= r.blobs[0].Size
 		r.blobs = r.blobs[1:]
@@ -379,17 +433,38 @@ func (r *blobsReader) next() error {
 	}
 	b := r.blobs[0]
 	n := min(b.Size-r.off, r.left)
-	rc, err := r.v.store.Get(r.ctx, b.Name, r.off, n)
+	dek, err := r.v.unwrapDEK(r.ctx, r.o.tenant, b)
+	if err != nil {
+		return err
+	}
+	defer clear(dek)
+	if err := crypt.CheckHeader(b.Header, dek); err != nil {
+		return fmt.Errorf("%w: blob %s: %v", ErrIntegrity, b.Name, err)
+	}
+	coff, clen := crypt.CipherRange(r.off, n, b.Size)
+	rc, err := r.v.store.Get(r.ctx, b.Name, coff, clen)
 	if err != nil {
 		if errors.Is(err, backend.ErrNotFound) {
 			return fmt.Errorf("%w: blob %s is missing", ErrNoSuchKey, b.Name)
 		}
 		return fmt.Errorf("%w: %v", ErrBackendUnavailable, err)
 	}
-	r.cur = rc
+	dr, err := crypt.NewRangeReader(rc, dek, payloadAD(r.o.tenant, r.o.bucketID, r.o.Key, b.Name), b.Header, r.off, n, b.Size)
+	if err != nil {
+		rc.Close()
+		return fmt.Errorf("%w: blob %s: %v", ErrIntegrity, b.Name, err)
+	}
+	r.cur, r.body = dr, rc
 	r.off = 0
 	r.blobs = r.blobs[1:]
 	return nil
+}
+
+func (r *blobsReader) closeCur() {
+	if r.body != nil {
+		r.body.Close()
+	}
+	r.cur, r.body = nil, nil
 }
 
 func (r *blobsReader) Read(p []byte) (int, error) {
@@ -402,29 +477,24 @@ func (r *blobsReader) Read(p []byte) (int, error) {
 		}
 		n, err := r.cur.Read(p)
 		r.left -= int64(n)
-		if err == io.EOF || r.left == 0 && err == nil {
+		switch {
+		case err == io.EOF || err == nil && r.left == 0:
 			if n > 0 {
-				if r.left == 0 {
-					r.cur.Close()
-					r.cur = nil
-				}
 				return n, nil
 			}
 			if err := r.next(); err != nil {
 				return 0, err
 			}
-			continue
+		case errors.Is(err, crypt.ErrIntegrity):
+			return n, fmt.Errorf("%w: %v", ErrIntegrity, err)
+		default:
+			return n, err
 		}
-		return n, err
 	}
 }
 
 func (r *blobsReader) Close() error {
-	if r.cur != nil {
-		err := r.cur.Close()
-		r.cur = nil
-		return err
-	}
+	r.closeCur()
 	return nil
 }
 

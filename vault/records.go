@@ -10,6 +10,12 @@ import (
 type Tenant struct {
 	Name    string    `json:"name"`
 	Created time.Time `json:"created"`
+	// KEKVersion is the tenant key version new blobs use (0: none yet);
+	// LastKEK the highest ever made, so that versions are never reused.
+	KEKVersion int `json:"kek,omitempty"`
+	LastKEK    int `json:"lastkek,omitempty"`
+	// Shredded is set once the tenant's keys were destroyed.
+	Shredded bool `json:"shredded,omitempty"`
 }
 
 // AccessKey is an S3 credential of a tenant.
@@ -48,7 +54,13 @@ type Bucket struct {
 // or one part of a multipart object.
 type Blob struct {
 	Name string `json:"n"`
-	Size int64  `json:"s"`
+	Size int64  `json:"s"` // plaintext bytes; the stored blob is crypt.CiphertextSize(Size)
+	// DEK is the blob's data key wrapped by version KEK of the tenant's
+	// key; Header is the blob's crypt header (not secret), kept here so
+	// that a ranged read is one backend request.
+	DEK    []byte `json:"dk"`
+	KEK    int    `json:"kv"`
+	Header []byte `json:"h"`
 	// ETag and Checksum of the part, for multipart objects (GET ?partNumber
 	// and checksums of parts).
 	ETag     string `json:"e,omitempty"`
@@ -83,6 +95,18 @@ type Object struct {
 	Blobs              []Blob            `json:"blobs,omitempty"`
 	Multipart          bool              `json:"mp,omitempty"` // Blobs are the parts
 	StorageClass       string            `json:"sc,omitempty"`
+
+	// Set by GetObject, for Open: where the object lives.
+	tenant, bucketID string
+}
+
+// KeyID names the tenant key that protects the object's newest blob, as
+// S3's x-amz-server-side-encryption-aws-kms-key-id shows it.
+func (o *Object) KeyID() string {
+	if len(o.Blobs) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("coffre:tenant/%s/kek/%d", o.tenant, o.Blobs[len(o.Blobs)-1].KEK)
 }
 
 // PartsCount is the number of parts of a multipart object, 0 otherwise.
@@ -110,6 +134,9 @@ type Part struct {
 	Number       int       `json:"n"`
 	Blob         string    `json:"blob"`
 	Size         int64     `json:"size"`
+	DEK          []byte    `json:"dk"`
+	KEK          int       `json:"kv"`
+	Header       []byte    `json:"h"`
 	ETag         string    `json:"etag"`
 	Checksum     string    `json:"sum,omitempty"`
 	LastModified time.Time `json:"mtime"`

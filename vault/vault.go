@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffre-cloud/coffre/backend"
+	"github.com/coffre-cloud/coffre/keys"
 	"github.com/coffre-cloud/coffre/meta"
 )
 
@@ -18,8 +20,14 @@ import (
 type Config struct {
 	Meta    meta.Store
 	Backend backend.Store
-	Logger  *slog.Logger     // nil: slog.Default()
-	Now     func() time.Time // nil: time.Now
+	// Keys holds the site's root keys. Every blob is encrypted under keys
+	// that descend from them; without a key store nothing is written.
+	Keys keys.Store
+	// KEKCacheTTL bounds how long an unwrapped tenant key stays in memory;
+	// 0 means 5 minutes.
+	KEKCacheTTL time.Duration
+	Logger      *slog.Logger     // nil: slog.Default()
+	Now         func() time.Time // nil: time.Now
 	// UploadExpiry is the age after which an unfinished multipart upload
 	// is aborted by the janitor. 0 means 7 days.
 	UploadExpiry time.Duration
@@ -31,6 +39,7 @@ type Config struct {
 type Vault struct {
 	meta    meta.Store
 	store   backend.Store
+	keys    keys.Store
 	log     *slog.Logger
 	now     func() time.Time
 	expiry  time.Duration
@@ -42,6 +51,9 @@ type Vault struct {
 	// kernel's coarse clock and can be earlier than started even when it
 	// was written after it.
 	writing sync.Map // blob name -> struct{}
+
+	keyCache   kekCache
+	kekUnwraps atomic.Int64
 }
 
 // Limits of the S3 API.
@@ -55,7 +67,11 @@ const (
 
 // New returns a vault over the given stores.
 func New(c Config) *Vault {
-	v := &Vault{meta: c.Meta, store: c.Backend, log: c.Logger, now: c.Now, expiry: c.UploadExpiry, region: c.Region}
+	v := &Vault{meta: c.Meta, store: c.Backend, keys: c.Keys, log: c.Logger, now: c.Now, expiry: c.UploadExpiry, region: c.Region}
+	v.keyCache.ttl = c.KEKCacheTTL
+	if v.keyCache.ttl == 0 {
+		v.keyCache.ttl = 5 * time.Minute
+	}
 	if v.log == nil {
 		v.log = slog.Default()
 	}
@@ -71,6 +87,11 @@ func New(c Config) *Vault {
 	v.started = v.now()
 	v.wake = make(chan struct{}, 1)
 	return v
+}
+
+// Close zeroes the tenant keys the vault holds in memory.
+func (v *Vault) Close() {
+	v.keyCache.expire(v.now(), true, "")
 }
 
 // Region is the S3 region of this site.

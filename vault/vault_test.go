@@ -13,6 +13,7 @@ import (
 
 	"github.com/coffre-cloud/coffre/backend"
 	"github.com/coffre-cloud/coffre/backend/fs"
+	"github.com/coffre-cloud/coffre/internal/testenv"
 	"github.com/coffre-cloud/coffre/meta/sqlite"
 	"github.com/coffre-cloud/coffre/vault"
 )
@@ -36,7 +37,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := vault.New(vault.Config{Meta: m, Backend: st})
+	v := vault.New(vault.Config{Meta: m, Backend: st, Keys: testenv.Keyring(t)})
 	ctx := context.Background()
 	if _, err := v.CreateTenant(ctx, "ministry"); err != nil {
 		t.Fatal(err)
@@ -350,7 +351,8 @@ func TestExpireUploadsAndSweep(t *testing.T) {
 	}
 	now := time.Now()
 	clock := func() time.Time { return now }
-	v := vault.New(vault.Config{Meta: m, Backend: st, Now: clock, UploadExpiry: time.Hour})
+	ks := testenv.Keyring(t)
+	v := vault.New(vault.Config{Meta: m, Backend: st, Keys: ks, Now: clock, UploadExpiry: time.Hour})
 	ctx := context.Background()
 	v.CreateTenant(ctx, "t1")
 	p := vault.Principal{Tenant: "t1"}
@@ -367,7 +369,7 @@ func TestExpireUploadsAndSweep(t *testing.T) {
 	if n, err := v.ExpireUploads(ctx); err != nil || n != 1 {
 		t.Fatalf("ExpireUploads = %d, %v; want 1", n, err)
 	}
-	v2 := vault.New(vault.Config{Meta: m, Backend: st, Now: func() time.Time { return now.Add(time.Hour) }})
+	v2 := vault.New(vault.Config{Meta: m, Backend: st, Keys: ks, Now: func() time.Time { return now.Add(time.Hour) }})
 	if n, err := v2.Sweep(ctx); err != nil || n != 1 {
 		t.Fatalf("Sweep = %d, %v; want 1 (the orphan)", n, err)
 	}

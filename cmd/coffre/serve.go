@@ -48,6 +48,9 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	fl.Var(&domains, "s3-domain", "base domain for virtual-hosted-style requests (repeatable; default localhost)")
 	uploadExpiry := fl.Duration("upload-expiry", 7*24*time.Hour, "abort multipart uploads unfinished after this long")
 	debug := fl.Bool("debug", false, "log every request")
+	var kf keyFlags
+	fl.StringVar(&kf.pkcs11Module, "pkcs11-module", "", "PKCS#11 library of the HSM holding the root keys (PIN in COFFRE_PKCS11_PIN or COFFRE_PKCS11_PIN_FILE); default: the built-in keyring")
+	fl.StringVar(&kf.pkcs11Token, "pkcs11-token", "coffre", "label of the HSM token")
 	gcInterval := fl.Duration("gc-interval", time.Minute, "how often the janitor removes garbage and expired uploads")
 	gcGrace := fl.Duration("gc-grace", time.Minute, "how long replaced or deleted bytes stay readable by GETs already under way")
 	metricsOn := fl.Bool("metrics", false, "serve Prometheus metrics at /metrics on the S3 port, without authentication")
@@ -69,7 +72,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(*data, 0o700); err != nil {
 		return err
 	}
-	st, err := openSite(*data, defaultSite, log, *uploadExpiry)
+	st, err := openSite(ctx, *data, defaultSite, log, *uploadExpiry, kf, c.stdout)
 	if err != nil {
 		return err
 	}

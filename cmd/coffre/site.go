@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/coffre-cloud/coffre/backend"
 	"github.com/coffre-cloud/coffre/backend/fs"
+	"github.com/coffre-cloud/coffre/keys"
 	"github.com/coffre-cloud/coffre/meta/sqlite"
 	"github.com/coffre-cloud/coffre/vault"
 )
@@ -32,22 +34,36 @@ type site struct {
 	name  string
 	dir   string
 	meta  *sqlite.Store
-	store *fs.Store // nil for the admin commands
+	store *fs.Store  // nil for the admin commands
+	keys  keys.Store // nil for the admin commands
 	vault *vault.Vault
 }
 
 // Close closes the offer (waiting for writes in flight), then the metadata.
 func (s *site) Close() error {
-	var err error
+	var errs []error
 	if s.store != nil {
-		err = s.store.Close()
+		errs = append(errs, s.store.Close())
 	}
-	return errors.Join(err, s.meta.Close())
+	s.vault.Close()
+	if s.keys != nil {
+		errs = append(errs, s.keys.Close())
+	}
+	return errors.Join(append(errs, s.meta.Close())...)
 }
 
 // openSite opens (creating if needed) the site under dataDir for serving.
-func openSite(dataDir, name string, log *slog.Logger, uploadExpiry time.Duration) (*site, error) {
-	return open(dataDir, name, log, uploadExpiry, true)
+func openSite(ctx context.Context, dataDir, name string, log *slog.Logger, uploadExpiry time.Duration, kf keyFlags, stdout io.Writer) (*site, error) {
+	st, err := open(dataDir, name, log, uploadExpiry, true)
+	if err != nil {
+		return nil, err
+	}
+	if st.keys, err = openKeys(ctx, dataDir, st.dir, kf, stdout); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("opening the key store: %w", err)
+	}
+	st.vault = vault.New(vault.Config{Meta: st.meta, Backend: st.store, Keys: st.keys, Logger: log, Region: defaultRegion, UploadExpiry: uploadExpiry})
+	return st, nil
 }
 
 // openAdmin opens a site's metadata only, for the admin commands: they run

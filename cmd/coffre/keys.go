@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/coffre-cloud/coffre/keys"
+	"github.com/coffre-cloud/coffre/keys/keyring"
+	"github.com/coffre-cloud/coffre/keys/pkcs11"
+)
+
+// keyFlags select the site's key store.
+type keyFlags struct {
+	pkcs11Module string
+	pkcs11Token  string
+}
+
+// openKeys opens the site's key store: a PKCS#11 HSM when a module is
+// given (PIN from COFFRE_PKCS11_PIN or COFFRE_PKCS11_PIN_FILE; the first
+// root key is made on first use), else the built-in keyring in the site
+// directory.
+//
+// The keyring is sealed by COFFRE_UNSEAL_KEY when it is set, else by
+// DATA/unseal-key, generated (mode 0600) on first start. A key file beside
+// the data it protects is the embedded default's convenience, not a
+// production setup: there, give the key through the environment from a
+// secret manager, or use an HSM.
+func openKeys(ctx context.Context, dataDir, siteDir string, kf keyFlags, stdout io.Writer) (keys.Store, error) {
+	if kf.pkcs11Module != "" {
+		pin, err := pkcs11.LoadPIN()
+		if err != nil {
+			return nil, err
+		}
+		defer pin.Zero()
+		cfg := pkcs11.Config{Module: kf.pkcs11Module, TokenLabel: kf.pkcs11Token, PIN: pin}
+		ks, err := pkcs11.Open(ctx, cfg)
+		if errors.Is(err, keys.ErrNoSuchKey) {
+			ks, err = pkcs11.Create(ctx, cfg)
+			if err == nil {
+				fmt.Fprintf(stdout, "Created the site's first root key in HSM token %q.\n", kf.pkcs11Token)
+			}
+		}
+		return ks, err
+	}
+	path := filepath.Join(siteDir, "keyring")
+	var u *keyring.UnsealKey
+	var err error
+	keyFile := filepath.Join(dataDir, "unseal-key")
+	switch {
+	case os.Getenv(keyring.EnvUnsealKey) != "":
+		u, err = keyring.UnsealKeyFromEnv()
+	default:
+		u, err = keyring.UnsealKeyFromFile(keyFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			if _, serr := os.Stat(path); serr == nil {
+				return nil, fmt.Errorf("the keyring %s exists but its unseal key does not: set %s or restore %s", path, keyring.EnvUnsealKey, keyFile)
+			}
+			if u, err = keyring.NewUnsealKey(); err == nil {
+				err = keyring.WriteUnsealKeyFile(keyFile, u)
+			}
+			if err == nil {
+				fmt.Fprintf(stdout, "Generated the keyring's unseal key in %s (mode 0600). Keep it apart from the data in production.\n", keyFile)
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer u.Zero()
+	ks, err := keyring.Open(path, u)
+	if errors.Is(err, fs.ErrNotExist) {
+		ks, err = keyring.Create(path, u, nil)
+	}
+	return ks, err
+}

@@ -1,0 +1,269 @@
+package vault
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/coffre-cloud/coffre/keys"
+	"github.com/coffre-cloud/coffre/meta"
+)
+
+// The envelope: every blob is encrypted (package crypt) under its own random
+// data key (DEK). The DEK is wrapped by the tenant's key-encryption key
+// (KEK) with AES-256-GCM, here, in the vault; the KEK is wrapped by the
+// site's root key inside the key store (HSM or sealed keyring). Tenant KEKs
+// are cached for a bounded time, so the key store sees O(1) operations per
+// tenant per window, never one per object; cached KEKs are zeroed when they
+// expire and on Close.
+//
+//	K/<tenant>/<version u32be>   kekRecord: the KEK wrapped by the root key
+//
+// A tenant's KEK versions are never reused; rotation adds a version that new
+// blobs use, and older blobs keep naming the version that wraps their DEK.
+
+const pKEK = "K/"
+
+func kKEKsOf(tenant string) []byte { return []byte(pKEK + tenant + "/") }
+func kKEK(tenant string, version int) []byte {
+	return binary.BigEndian.AppendUint32(kKEKsOf(tenant), uint32(version))
+}
+
+// kekRecord is a tenant KEK wrapped by the site's root key.
+type kekRecord struct {
+	Version int       `json:"v"`
+	Wrapped []byte    `json:"w"`
+	Created time.Time `json:"t"`
+}
+
+// Errors of the key path.
+var (
+	// ErrKeyUnavailable: the key store is sealed or unreachable. Nothing is
+	// written in plaintext; the request can be retried.
+	ErrKeyUnavailable = errors.New("the key store is unavailable")
+	// ErrKeyDestroyed: the tenant's keys were destroyed (crypto-shredding);
+	// its data can never be read again.
+	ErrKeyDestroyed = errors.New("the encryption keys of this data were destroyed")
+	// ErrIntegrity: stored bytes failed authentication.
+	ErrIntegrity = errors.New("the stored data failed its integrity check")
+)
+
+func kekAD(tenant string, version int) []byte {
+	return []byte("coffre kek v1\x00" + tenant + "\x00" + strconv.Itoa(version))
+}
+
+func dekAD(tenant, blob string) []byte {
+	return []byte("coffre dek v1\x00" + tenant + "\x00" + blob)
+}
+
+// payloadAD binds a blob's ciphertext to its place: moving ciphertext to
+// another tenant, bucket, key or blob fails authentication. The version id
+// is not part of it because versions are assigned when the write commits,
+// after the bytes are stored; the blob name, unique per write, plays its
+// part, and the metadata record ties the blob to its version.
+func payloadAD(tenant, bucketID, key, blob string) []byte {
+	return []byte("coffre payload v1\x00" + tenant + "\x00" + bucketID + "\x00" + key + "\x00" + blob)
+}
+
+// keyErr turns a key store failure into the vault's sentinels.
+func keyErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, keys.ErrSealed), errors.Is(err, keys.ErrUnavailable), errors.Is(err, keys.ErrClosed):
+		return fmt.Errorf("%w: %v", ErrKeyUnavailable, err)
+	case errors.Is(err, keys.ErrUnwrap):
+		return fmt.Errorf("%w: a tenant key does not unwrap under the site's root keys: %v", ErrIntegrity, err)
+	}
+	return fmt.Errorf("%w: %v", ErrKeyUnavailable, err)
+}
+
+// kekCache holds unwrapped tenant KEKs for a bounded time.
+type kekCache struct {
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[string]*cachedKEK // tenant "\x00" version
+}
+
+type cachedKEK struct {
+	aead    cipher.AEAD
+	key     []byte
+	expires time.Time
+}
+
+func (c *kekCache) get(tenant string, version int, now time.Time) cipher.AEAD {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.m[tenant+"\x00"+strconv.Itoa(version)]
+	if e == nil || now.After(e.expires) {
+		return nil
+	}
+	return e.aead
+}
+
+func (c *kekCache) put(tenant string, version int, key []byte, now time.Time) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]*cachedKEK)
+	}
+	c.m[tenant+"\x00"+strconv.Itoa(version)] = &cachedKEK{aead: aead, key: key, expires: now.Add(c.ttl)}
+	return aead, nil
+}
+
+// expire zeroes and drops the keys past their time (all of them when all
+// is set), and those of one tenant when tenant is not "".
+func (c *kekCache) expire(now time.Time, all bool, tenant string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.m {
+		if all || now.After(e.expires) || tenant != "" && len(k) > len(tenant) && k[:len(tenant)+1] == tenant+"\x00" {
+			clear(e.key) // the AES key schedule inside aead is Go's and cannot be zeroed
+			delete(c.m, k)
+		}
+	}
+}
+
+// currentKEK returns the AEAD and version of the tenant's current KEK,
+// making version 1 on first use.
+func (v *Vault) currentKEK(ctx context.Context, tenant string) (cipher.AEAD, int, error) {
+	var t Tenant
+	err := v.view(ctx, func(tx meta.Tx) error {
+		err := getRecord(tx, kTenant(tenant), &t)
+		if errors.Is(err, meta.ErrNotFound) {
+			return fail("%w: %s", ErrNoSuchTenant, tenant)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if t.Shredded {
+		return nil, 0, fmt.Errorf("%w: tenant %s was shredded", ErrKeyDestroyed, tenant)
+	}
+	if t.KEKVersion == 0 {
+		return v.newKEK(ctx, tenant, 0)
+	}
+	aead, err := v.kek(ctx, tenant, t.KEKVersion)
+	return aead, t.KEKVersion, err
+}
+
+// newKEK makes the tenant's next KEK version current, unless the current
+// version is no longer after (someone else rotated meanwhile).
+func (v *Vault) newKEK(ctx context.Context, tenant string, after int) (cipher.AEAD, int, error) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	var version int
+	err := v.update(ctx, func(tx meta.Tx) error {
+		var t Tenant
+		if err := getRecord(tx, kTenant(tenant), &t); errors.Is(err, meta.ErrNotFound) {
+			return fail("%w: %s", ErrNoSuchTenant, tenant)
+		} else if err != nil {
+			return err
+		}
+		if t.Shredded {
+			return fail("%w: tenant %s was shredded", ErrKeyDestroyed, tenant)
+		}
+		if t.KEKVersion != after {
+			version = -t.KEKVersion // lost the race: use theirs
+			return nil
+		}
+		version = t.LastKEK + 1
+		wrapped, err := v.keys.Wrap(ctx, key, kekAD(tenant, version))
+		if err != nil {
+			return vaultError{keyErr(err)}
+		}
+		rec := kekRecord{Version: version, Wrapped: wrapped, Created: v.now().UTC()}
+		if err := tx.Put(kKEK(tenant, version), encode(rec)); err != nil {
+			return err
+		}
+		t.KEKVersion, t.LastKEK = version, version
+		return tx.Put(kTenant(tenant), encode(t))
+	})
+	if err != nil {
+		clear(key)
+		return nil, 0, err
+	}
+	if version < 0 {
+		clear(key)
+		aead, err := v.kek(ctx, tenant, -version)
+		return aead, -version, err
+	}
+	aead, err := v.keyCache.put(tenant, version, key, v.now())
+	return aead, version, err
+}
+
+// kek returns the AEAD of one version of a tenant's KEK, from the cache or
+// unwrapped by the key store.
+func (v *Vault) kek(ctx context.Context, tenant string, version int) (cipher.AEAD, error) {
+	if aead := v.keyCache.get(tenant, version, v.now()); aead != nil {
+		return aead, nil
+	}
+	var rec kekRecord
+	err := v.view(ctx, func(tx meta.Tx) error {
+		err := getRecord(tx, kKEK(tenant, version), &rec)
+		if errors.Is(err, meta.ErrNotFound) {
+			return fail("%w: key version %d of tenant %s", ErrKeyDestroyed, version, tenant)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	key, err := v.keys.Unwrap(ctx, rec.Wrapped, kekAD(tenant, version))
+	if err != nil {
+		return nil, keyErr(err)
+	}
+	v.kekUnwraps.Add(1)
+	return v.keyCache.put(tenant, version, key, v.now())
+}
+
+// wrapDEK makes a fresh data key for a blob and wraps it with the tenant's
+// current KEK.
+func (v *Vault) wrapDEK(ctx context.Context, tenant, blob string) (dek, wrapped []byte, version int, err error) {
+	aead, version, err := v.currentKEK(ctx, tenant)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	dek = make([]byte, 32)
+	rand.Read(dek)
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(dek)+aead.Overhead())
+	rand.Read(nonce)
+	return dek, aead.Seal(nonce, nonce, dek, dekAD(tenant, blob)), version, nil
+}
+
+// unwrapDEK opens the data key of a blob.
+func (v *Vault) unwrapDEK(ctx context.Context, tenant string, b Blob) ([]byte, error) {
+	aead, err := v.kek(ctx, tenant, b.KEK)
+	if err != nil {
+		return nil, err
+	}
+	ns := aead.NonceSize()
+	if len(b.DEK) < ns+aead.Overhead() {
+		return nil, fmt.Errorf("%w: wrapped data key of blob %s is truncated", ErrIntegrity, b.Name)
+	}
+	dek, err := aead.Open(nil, b.DEK[:ns], b.DEK[ns:], dekAD(tenant, b.Name))
+	if err != nil {
+		return nil, fmt.Errorf("%w: data key of blob %s does not unwrap", ErrIntegrity, b.Name)
+	}
+	return dek, nil
+}
+
+// KEKUnwraps counts the key store's Unwrap calls made for tenant KEKs since
+// start: the figure that shows the HSM is off the per-object path.
+func (v *Vault) KEKUnwraps() int64 { return v.kekUnwraps.Load() }
