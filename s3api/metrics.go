@@ -81,11 +81,23 @@ func (m *metrics) write(w io.Writer) {
 	fmt.Fprintf(w, "coffre_s3_request_duration_seconds_count %d\n", cum)
 }
 
-// statusWriter records the status and size of a response for metrics.
+// statusWriter records the status and size of a response, and fails a
+// response that a client stops reading for longer than idle (extending the
+// write deadline as bytes go, at most once a second).
 type statusWriter struct {
 	http.ResponseWriter
-	status int
-	n      int64
+	status   int
+	n        int64
+	rc       *http.ResponseController
+	idle     time.Duration
+	extended time.Time
+}
+
+func (w *statusWriter) extend() {
+	if now := time.Now(); now.Sub(w.extended) > time.Second {
+		w.extended = now
+		w.rc.SetWriteDeadline(now.Add(w.idle))
+	}
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -99,6 +111,7 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
+	w.extend()
 	n, err := w.ResponseWriter.Write(p)
 	w.n += int64(n)
 	return n, err
@@ -112,7 +125,19 @@ func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	n, err := io.Copy(w.ResponseWriter, r)
+	w.extend()
+	n, err := io.Copy(w.ResponseWriter, deadlineReader{r, w})
 	w.n += n
 	return n, err
+}
+
+// deadlineReader extends the write deadline as a response body is copied.
+type deadlineReader struct {
+	r io.Reader
+	w *statusWriter
+}
+
+func (d deadlineReader) Read(p []byte) (int, error) {
+	d.w.extend()
+	return d.r.Read(p)
 }

@@ -145,7 +145,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 		return
 	}
 	r := &request{Request: hr, id: newRequestID(), start: time.Now()}
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &statusWriter{ResponseWriter: w, rc: http.NewResponseController(w), idle: s.idle}
+	sw.rc.SetWriteDeadline(time.Time{}) // net/http keeps an earlier response's deadline on a kept-alive connection
 	w = sw
 	defer func() {
 		d := time.Since(r.start)
