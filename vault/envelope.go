@@ -139,6 +139,17 @@ func (c *kekCache) expire(now time.Time, all bool, tenant string) {
 	}
 }
 
+// drop zeroes and forgets one cached key version.
+func (c *kekCache) drop(tenant string, version int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := tenant + "\x00" + strconv.Itoa(version)
+	if e := c.m[k]; e != nil {
+		clear(e.key)
+		delete(c.m, k)
+	}
+}
+
 // currentKEK returns the AEAD and version of the tenant's current KEK,
 // making version 1 on first use.
 func (v *Vault) currentKEK(ctx context.Context, tenant string) (cipher.AEAD, int, error) {
@@ -211,9 +222,9 @@ func (v *Vault) newKEK(ctx context.Context, tenant string, after int) (cipher.AE
 // kek returns the AEAD of one version of a tenant's KEK, from the cache or
 // unwrapped by the key store.
 func (v *Vault) kek(ctx context.Context, tenant string, version int) (cipher.AEAD, error) {
-	if aead := v.keyCache.get(tenant, version, v.now()); aead != nil {
-		return aead, nil
-	}
+	// The record is read even on a cache hit (one point read): a key that
+	// was shredded or retired, maybe by another gateway node, stops working
+	// at once rather than when the cache expires.
 	var rec kekRecord
 	err := v.view(ctx, func(tx meta.Tx) error {
 		err := getRecord(tx, kKEK(tenant, version), &rec)
@@ -224,6 +235,9 @@ func (v *Vault) kek(ctx context.Context, tenant string, version int) (cipher.AEA
 	})
 	if err != nil {
 		return nil, err
+	}
+	if aead := v.keyCache.get(tenant, version, v.now()); aead != nil {
+		return aead, nil
 	}
 	key, err := v.keys.Unwrap(ctx, rec.Wrapped, kekAD(tenant, version))
 	if err != nil {
@@ -242,9 +256,14 @@ func (v *Vault) wrapDEK(ctx context.Context, tenant, blob string) (dek, wrapped 
 	}
 	dek = make([]byte, 32)
 	rand.Read(dek)
+	return dek, sealDEK(aead, dek, tenant, blob), version, nil
+}
+
+// sealDEK wraps a data key with a KEK: nonce || AES-GCM(dek).
+func sealDEK(aead cipher.AEAD, dek []byte, tenant, blob string) []byte {
 	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(dek)+aead.Overhead())
 	rand.Read(nonce)
-	return dek, aead.Seal(nonce, nonce, dek, dekAD(tenant, blob)), version, nil
+	return aead.Seal(nonce, nonce, dek, dekAD(tenant, blob))
 }
 
 // unwrapDEK opens the data key of a blob.

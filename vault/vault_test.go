@@ -377,3 +377,44 @@ func TestExpireUploadsAndSweep(t *testing.T) {
 		t.Fatalf("orphan still there: %v", err)
 	}
 }
+
+func TestKeyRotationAndShredding(t *testing.T) {
+	e := newEnv(t)
+	e.bucket(t, "keys")
+	e.put(t, "keys", "old", "written under kek 1")
+	if v, err := e.v.RotateTenantKey(e.ctx, "ministry"); err != nil || v != 2 {
+		t.Fatalf("RotateTenantKey = %d, %v; want version 2", v, err)
+	}
+	o := e.put(t, "keys", "new", "written under kek 2")
+	if got := o.Blobs[0].KEK; got != 2 {
+		t.Fatalf("new blob under KEK %d, want 2", got)
+	}
+	st, err := e.v.RewrapTenant(e.ctx, "ministry", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "old" has one blob in v/ and its copy in l/.
+	if st.Blobs != 2 || len(st.Retired) != 1 || st.Retired[0] != 1 {
+		t.Fatalf("RewrapTenant = %+v, want 2 data keys rewrapped and version 1 retired", st)
+	}
+	for key, want := range map[string]string{"old": "written under kek 1", "new": "written under kek 2"} {
+		if got, err := e.read(t, "keys", key, ""); err != nil || got != want {
+			t.Fatalf("after rewrap, %s = %q, %v; want %q", key, got, err, want)
+		}
+	}
+	if _, _, err := e.v.RotateRootKey(e.ctx, true); err != nil {
+		t.Fatalf("RotateRootKey: %v", err)
+	}
+	if got, err := e.read(t, "keys", "old", ""); err != nil || got != "written under kek 1" {
+		t.Fatalf("after root rotation: %q, %v", got, err)
+	}
+	if n, err := e.v.ShredTenant(e.ctx, "ministry"); err != nil || n != 1 {
+		t.Fatalf("ShredTenant = %d, %v; want 1 key version destroyed", n, err)
+	}
+	if _, err := e.read(t, "keys", "old", ""); !errors.Is(err, vault.ErrKeyDestroyed) {
+		t.Fatalf("read after shredding: %v, want ErrKeyDestroyed", err)
+	}
+	if _, err := e.v.PutObject(e.ctx, e.p, "keys", "more", vault.PutInput{Body: strings.NewReader("x"), Size: 1}); !errors.Is(err, vault.ErrKeyDestroyed) {
+		t.Fatalf("write after shredding: %v, want ErrKeyDestroyed", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -20,8 +21,27 @@ func (c *tenantCmd) Run(ctx context.Context, args []string) error {
 	}
 	fl := flag.NewFlagSet("tenant "+args[0], flag.ContinueOnError)
 	data := dataFlag(fl)
-	if err := fl.Parse(args[1:]); err != nil {
+	confirm := fl.String("confirm", "", "shred: the tenant's name again, to confirm")
+	var kf keyFlags
+	fl.StringVar(&kf.pkcs11Module, "pkcs11-module", "", "shred: PKCS#11 library, when the server is not running")
+	fl.StringVar(&kf.pkcs11Token, "pkcs11-token", "coffre", "shred: HSM token label, when the server is not running")
+	if err := fl.Parse(interleave(args[1:])); err != nil {
 		return err
+	}
+	if args[0] == "shred" {
+		if fl.NArg() != 1 {
+			return fmt.Errorf("%w: tenant shred NAME --confirm NAME", errUsage)
+		}
+		name := fl.Arg(0)
+		if *confirm != name {
+			return fmt.Errorf("shredding destroys every key of tenant %s: all its data becomes unreadable, forever, for everyone; to go on, repeat the name: coffre tenant shred %s --confirm %s", name, name, name)
+		}
+		msg, err := keyOpAnywhere(ctx, *data, kf, keyOp{Op: "shred", Tenant: name}, c.stdout)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(c.stdout, msg)
+		return nil
 	}
 	st, err := openAdmin(*data)
 	if err != nil {
@@ -104,4 +124,23 @@ func (c *keyCmd) Run(ctx context.Context, args []string) error {
 		return nil
 	}
 	return fmt.Errorf("%w: unknown key subcommand %q", errUsage, args[0])
+}
+
+// interleave moves flags after positional arguments to the front, so that
+// "tenant shred NAME --confirm NAME" parses as well as the flags-first form.
+func interleave(args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if len(a) > 1 && a[0] == '-' {
+			flags = append(flags, a)
+			if !strings.Contains(a, "=") && i+1 < len(args) && a != "--help" && a != "-h" {
+				i++
+				flags = append(flags, args[i])
+			}
+			continue
+		}
+		pos = append(pos, a)
+	}
+	return append(flags, pos...)
 }

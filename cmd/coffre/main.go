@@ -3,6 +3,8 @@
 //	coffre serve [--data DIR] [--s3-addr HOST:PORT]
 //	coffre tenant create NAME | tenant list
 //	coffre key create --tenant NAME | key list [--tenant NAME] | key delete ID
+//	coffre keys rotate|rewrap|rotate-root|list
+//	coffre tenant shred NAME --confirm NAME
 package main
 
 import (
@@ -37,6 +39,11 @@ Usage:
   coffre key create --tenant NAME                    make an S3 access key for a tenant
   coffre key list [--tenant NAME]                    list access keys (never their secrets)
   coffre key delete ACCESS_KEY_ID                    revoke an access key
+  coffre keys rotate --tenant NAME                   new encryption key version for a tenant's new data
+  coffre keys rewrap --tenant NAME                   rewrap all its data keys under the current version, destroy older ones
+  coffre keys rotate-root [--retire-old]             new site root key; rewraps every tenant key
+  coffre keys list --tenant NAME                     a tenant's key versions
+  coffre tenant shred NAME --confirm NAME            destroy a tenant's keys: its data becomes unreadable forever
 
 Every command takes --data DIR (default ./coffre-data).
 `
@@ -57,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cmd = &tenantCmd{stdout: stdout}
 	case "key":
 		cmd = &keyCmd{stdout: stdout}
+	case "keys":
+		cmd = &keysCmd{stdout: stdout, stderr: stderr}
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

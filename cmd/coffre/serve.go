@@ -108,6 +108,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	g.Go(func() error {
 		return st.vault.Run(gctx, vault.JanitorConfig{Interval: *gcInterval, Grace: *gcGrace})
 	})
+	g.Go(func() error { return serveAdmin(gctx, st.dir, st.vault) })
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down")
