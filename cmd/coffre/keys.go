@@ -45,7 +45,10 @@ func openKeys(ctx context.Context, dataDir, siteDir string, kf keyFlags, stdout 
 				fmt.Fprintf(stdout, "Created the site's first root key in HSM token %q.\n", kf.pkcs11Token)
 			}
 		}
-		return ks, err
+		if err != nil {
+			return nil, err // not a typed nil in a non-nil interface
+		}
+		return ks, nil
 	}
 	path := filepath.Join(siteDir, "keyring")
 	var u *keyring.UnsealKey
@@ -76,5 +79,8 @@ func openKeys(ctx context.Context, dataDir, siteDir string, kf keyFlags, stdout 
 	if errors.Is(err, fs.ErrNotExist) {
 		ks, err = keyring.Create(path, u, nil)
 	}
-	return ks, err
+	if err != nil {
+		return nil, err
+	}
+	return ks, nil
 }

@@ -44,6 +44,7 @@ Usage:
   coffre keys rotate-root [--retire-old]             new site root key; rewraps every tenant key
   coffre keys list --tenant NAME                     a tenant's key versions
   coffre tenant shred NAME --confirm NAME            destroy a tenant's keys: its data becomes unreadable forever
+  coffre decrypt --bucket B --key K [--blobs DIR]    decrypt an object from raw blobs, offline (server stopped)
 
 Every command takes --data DIR (default ./coffre-data).
 `
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cmd = &keyCmd{stdout: stdout}
 	case "keys":
 		cmd = &keysCmd{stdout: stdout, stderr: stderr}
+	case "decrypt":
+		cmd = &decryptCmd{stdout: stdout, stderr: stderr}
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -58,10 +58,12 @@ func openSite(ctx context.Context, dataDir, name string, log *slog.Logger, uploa
 	if err != nil {
 		return nil, err
 	}
-	if st.keys, err = openKeys(ctx, dataDir, st.dir, kf, stdout); err != nil {
+	ks, err := openKeys(ctx, dataDir, st.dir, kf, stdout)
+	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("opening the key store: %w", err)
 	}
+	st.keys = ks
 	st.vault = vault.New(vault.Config{Meta: st.meta, Backend: st.store, Keys: st.keys, Logger: log, Region: defaultRegion, UploadExpiry: uploadExpiry})
 	return st, nil
 }

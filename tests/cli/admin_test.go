@@ -94,3 +94,39 @@ func TestTenantsKeysAndShredding(t *testing.T) {
 		t.Fatalf("read after shredding: want KMS.KMSInvalidStateException, got:\n%s", r)
 	}
 }
+
+// TestDecryptExitDoor decrypts objects offline from copies of their raw
+// blobs, with the site's keys and metadata and no server: the State's exit
+// door from any provider.
+func TestDecryptExitDoor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: a real server and the aws cli (runs without -short)")
+	}
+	aws := testenv.AWSCLI(t)
+	coffre := testenv.BuildCoffre(t)
+	srv := testenv.StartCoffre(t, testenv.Opts{})
+	sh := shell{t: t, env: testenv.AWSEnv(srv)}
+	local := t.TempDir()
+	small := filepath.Join(local, "small.txt")
+	writeFile(t, small, "exit door\n")
+	big := filepath.Join(local, "big.bin")
+	sum := writeRandomFile(t, big, 20*mib, 7) // multipart through the aws cli
+	sh.run(aws, "--endpoint-url", srv.Endpoint, "s3", "mb", "s3://archive")
+	sh.run(aws, "--endpoint-url", srv.Endpoint, "s3", "cp", small, "s3://archive/small.txt")
+	sh.run(aws, "--endpoint-url", srv.Endpoint, "s3", "cp", big, "s3://archive/big.bin")
+	if err := srv.Stop(); err != nil {
+		t.Fatalf("stopping the server: %v", err)
+	}
+	// The blobs, copied out of the offer as a provider would hand them back.
+	copied := filepath.Join(local, "from-provider")
+	sh.run("cp", "-r", filepath.Join(srv.DataDir, "sites", "monaco", "offers", "local"), copied)
+	admin := shell{t: t, env: os.Environ()}
+	out := filepath.Join(local, "small.out")
+	admin.run(coffre, "decrypt", "--data", srv.DataDir, "--bucket", "archive", "--key", "small.txt", "--blobs", copied, "-o", out)
+	if b, err := os.ReadFile(out); err != nil || string(b) != "exit door\n" {
+		t.Fatalf("decrypted small.txt = %q, %v; want %q", b, err, "exit door\n")
+	}
+	out = filepath.Join(local, "big.out")
+	admin.run(coffre, "decrypt", "--data", srv.DataDir, "--bucket", "archive", "--key", "big.bin", "--blobs", copied, "-o", out)
+	mustHaveSum(t, out, sum)
+}
