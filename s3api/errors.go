@@ -86,6 +86,9 @@ var errorTable = []struct {
 	{vault.ErrKeyUnavailable, "ServiceUnavailable", http.StatusServiceUnavailable},
 	{vault.ErrKeyDestroyed, "KMS.KMSInvalidStateException", http.StatusBadRequest},
 	{vault.ErrIntegrity, "InternalError", http.StatusInternalServerError},
+	{vault.ErrCustomerKeyRequired, "InvalidRequest", http.StatusBadRequest},
+	{vault.ErrCustomerKeyMismatch, "AccessDenied", http.StatusForbidden},
+	{vault.ErrCustomerKeyNotApplicable, "InvalidRequest", http.StatusBadRequest},
 
 	{checksum.ErrInvalidChecksumAlgorithm, "InvalidRequest", http.StatusBadRequest},
 	{checksum.ErrInvalidDigest, "InvalidDigest", http.StatusBadRequest},

@@ -38,10 +38,15 @@ func (s *Server) createUpload(w http.ResponseWriter, r *request) error {
 	case typ == "COMPOSITE" && alg == "CRC64NVME":
 		return &APIError{"InvalidRequest", http.StatusBadRequest, "The COMPOSITE checksum type cannot be used with the CRC64NVME checksum algorithm."}
 	}
-	u, err := s.vault.CreateUpload(r.Context(), r.principal, r.bucket, r.key, attrs, alg, typ)
+	ck, err := customerKey(r, ssecPrefix)
 	if err != nil {
 		return err
 	}
+	u, err := s.vault.CreateUpload(r.Context(), r.principal, r.bucket, r.key, attrs, alg, typ, ck)
+	if err != nil {
+		return err
+	}
+	setSSECHeaders(w.Header(), u.SSEC)
 	if alg != "" {
 		w.Header().Set("x-amz-checksum-algorithm", alg)
 		w.Header().Set("x-amz-checksum-type", typ)
@@ -64,6 +69,9 @@ func (s *Server) uploadPart(w http.ResponseWriter, r *request) error {
 	}
 	in, err := s.body(r)
 	if err != nil {
+		return err
+	}
+	if in.CustomerKey, err = customerKey(r, ssecPrefix); err != nil {
 		return err
 	}
 	pt, err := s.vault.UploadPart(r.Context(), r.principal, r.bucket, r.key, r.query.Get("uploadId"), n, in)
@@ -105,7 +113,11 @@ func (s *Server) uploadPartCopy(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	defer rc.Close()
-	pt, err := s.vault.UploadPart(ctx, r.principal, r.bucket, r.key, r.query.Get("uploadId"), n, vault.PutInput{Body: rc, Size: length})
+	destKey, err := customerKey(r, ssecPrefix)
+	if err != nil {
+		return err
+	}
+	pt, err := s.vault.UploadPart(ctx, r.principal, r.bucket, r.key, r.query.Get("uploadId"), n, vault.PutInput{Body: rc, Size: length, CustomerKey: destKey})
 	if err != nil {
 		return err
 	}

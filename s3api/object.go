@@ -158,6 +158,9 @@ func (s *Server) putObject(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	in.Attrs = attrs
+	if in.CustomerKey, err = customerKey(r, ssecPrefix); err != nil {
+		return err
+	}
 	if err := preconditionsForWrite(r, &in); err != nil {
 		return err
 	}
@@ -177,6 +180,12 @@ func (s *Server) putObject(w http.ResponseWriter, r *request) error {
 // setSSEHeaders says how the object is encrypted at rest: always under the
 // tenant's key (SSE-KMS in S3's terms), whatever the request asked.
 func setSSEHeaders(h http.Header, o *vault.Object) {
+	if o.SSEC != nil {
+		// S3 answers SSE-C objects with the customer-key headers only;
+		// the tenant key is still under them.
+		setSSECHeaders(h, o.SSEC)
+		return
+	}
 	h.Set("x-amz-server-side-encryption", "aws:kms")
 	if id := o.KeyID(); id != "" {
 		h.Set("x-amz-server-side-encryption-aws-kms-key-id", id)
@@ -353,6 +362,13 @@ func (s *Server) getObject(w http.ResponseWriter, r *request, head bool) error {
 		}
 		return err
 	}
+	ck, err := customerKey(r, ssecPrefix)
+	if err != nil {
+		return err
+	}
+	if err := o.UseCustomerKey(ck); err != nil {
+		return err
+	}
 	h := w.Header()
 	notModified, err := checkConditions(r.Header, o.ETag, o.LastModified, "")
 	if err != nil {
@@ -514,6 +530,13 @@ func (s *Server) openCopySource(w http.ResponseWriter, r *request) (*vault.Objec
 		}
 		return nil, err
 	}
+	ck, err := customerKey(r, copySSECPrefix)
+	if err != nil {
+		return nil, err
+	}
+	if err := src.UseCustomerKey(ck); err != nil {
+		return nil, err
+	}
 	if notModified, err := checkConditions(r.Header, src.ETag, src.LastModified, "x-amz-copy-source-"); err != nil {
 		return nil, err
 	} else if notModified {
@@ -567,7 +590,7 @@ func (s *Server) copyObject(w http.ResponseWriter, r *request) error {
 	default:
 		return &APIError{"InvalidArgument", http.StatusBadRequest, "Unknown tagging directive."}
 	}
-	if sb == r.bucket && sk == r.key && directive != "REPLACE" && r.Header.Get("x-amz-storage-class") == "" && r.query.Get("versionId") == "" {
+	if sb == r.bucket && sk == r.key && directive != "REPLACE" && r.Header.Get("x-amz-storage-class") == "" && r.Header.Get(ssecPrefix+"key") == "" && src.SSEC == nil {
 		return errInvalidCopyDest
 	}
 	if src.Size > vault.MaxPutSize {
@@ -582,8 +605,12 @@ func (s *Server) copyObject(w http.ResponseWriter, r *request) error {
 	if src.Checksum != nil && src.Checksum.Type != "COMPOSITE" {
 		sum = src.Checksum
 	}
+	destKey, err := customerKey(r, ssecPrefix)
+	if err != nil {
+		return err
+	}
 	o, err := s.vault.PutObject(ctx, r.principal, r.bucket, r.key, vault.PutInput{
-		Body: rc, Size: src.Size, Attrs: attrs,
+		Body: rc, Size: src.Size, Attrs: attrs, CustomerKey: destKey,
 		Checksum: func() *vault.Checksum { return sum },
 	})
 	if err != nil {

@@ -248,15 +248,22 @@ func (v *Vault) kek(ctx context.Context, tenant string, version int) (cipher.AEA
 }
 
 // wrapDEK makes a fresh data key for a blob and wraps it with the tenant's
-// current KEK.
-func (v *Vault) wrapDEK(ctx context.Context, tenant, blob string) (dek, wrapped []byte, version int, err error) {
+// current KEK, sealing it first with the customer key when there is one.
+func (v *Vault) wrapDEK(ctx context.Context, tenant, blob string, customerKey []byte) (dek, wrapped []byte, version int, err error) {
 	aead, version, err := v.currentKEK(ctx, tenant)
 	if err != nil {
 		return nil, nil, 0, err
 	}
 	dek = make([]byte, 32)
 	rand.Read(dek)
-	return dek, sealDEK(aead, dek, tenant, blob), version, nil
+	inner := dek
+	if customerKey != nil {
+		if inner, err = sealForCustomer(customerKey, dek, blob); err != nil {
+			clear(dek)
+			return nil, nil, 0, err
+		}
+	}
+	return dek, sealDEK(aead, inner, tenant, blob), version, nil
 }
 
 // sealDEK wraps a data key with a KEK: nonce || AES-GCM(dek).
@@ -266,8 +273,10 @@ func sealDEK(aead cipher.AEAD, dek []byte, tenant, blob string) []byte {
 	return aead.Seal(nonce, nonce, dek, dekAD(tenant, blob))
 }
 
-// unwrapDEK opens the data key of a blob.
-func (v *Vault) unwrapDEK(ctx context.Context, tenant string, b Blob) ([]byte, error) {
+// unwrapKEKLayer removes the tenant-key layer of a blob's wrapped data key:
+// the result is the data key, or for SSE-C blobs the data key still sealed
+// with the customer key.
+func (v *Vault) unwrapKEKLayer(ctx context.Context, tenant string, b Blob) ([]byte, error) {
 	aead, err := v.kek(ctx, tenant, b.KEK)
 	if err != nil {
 		return nil, err
@@ -281,6 +290,20 @@ func (v *Vault) unwrapDEK(ctx context.Context, tenant string, b Blob) ([]byte, e
 		return nil, fmt.Errorf("%w: data key of blob %s does not unwrap", ErrIntegrity, b.Name)
 	}
 	return dek, nil
+}
+
+// unwrapDEK opens the data key of a blob; customerKey is the SSE-C key of
+// the request, or nil.
+func (v *Vault) unwrapDEK(ctx context.Context, tenant string, b Blob, customerKey []byte) ([]byte, error) {
+	inner, err := v.unwrapKEKLayer(ctx, tenant, b)
+	if err != nil || !b.SSEC {
+		return inner, err
+	}
+	defer clear(inner)
+	if customerKey == nil {
+		return nil, ErrCustomerKeyRequired
+	}
+	return openForCustomer(customerKey, inner, b.Name)
 }
 
 // KEKUnwraps counts the key store's Unwrap calls made for tenant KEKs since

@@ -181,7 +181,7 @@ func (v *Vault) rewrapRecord(ctx context.Context, tenant string, current int, pr
 		if p.KEK == current || p.DEK == nil {
 			return nil, 0, nil
 		}
-		b := Blob{Name: p.Blob, DEK: p.DEK, KEK: p.KEK}
+		b := Blob{Name: p.Blob, DEK: p.DEK, KEK: p.KEK, SSEC: p.SSEC}
 		if err := v.rewrapBlob(ctx, tenant, current, &b); err != nil {
 			return nil, 0, err
 		}
@@ -209,7 +209,9 @@ func (v *Vault) rewrapRecord(ctx context.Context, tenant string, current int, pr
 }
 
 func (v *Vault) rewrapBlob(ctx context.Context, tenant string, current int, b *Blob) error {
-	dek, err := v.unwrapDEK(ctx, tenant, *b)
+	// Only the tenant-key layer changes: an SSE-C data key stays sealed
+	// with the customer's key, which Coffre never has at rest.
+	dek, err := v.unwrapKEKLayer(ctx, tenant, *b)
 	if err != nil {
 		return err
 	}

@@ -28,12 +28,18 @@ func validUploadID(id string) bool {
 }
 
 // CreateUpload starts a multipart upload.
-func (v *Vault) CreateUpload(ctx context.Context, p Principal, bucket, key string, attrs ObjectAttrs, checksumAlg, checksumType string) (*Upload, error) {
+func (v *Vault) CreateUpload(ctx context.Context, p Principal, bucket, key string, attrs ObjectAttrs, checksumAlg, checksumType string, customerKey []byte) (*Upload, error) {
 	if err := ValidKey(key); err != nil {
 		return nil, err
 	}
 	now := v.now().UTC()
 	u := &Upload{Key: key, ID: newUploadID(now), Initiated: now, Tenant: p.Tenant, Attrs: attrs, Checksum: checksumAlg, SumType: checksumType}
+	if customerKey != nil {
+		if len(customerKey) != CustomerKeySize {
+			return nil, fmt.Errorf("%w: an SSE-C key has %d bytes", ErrInvalidArgument, CustomerKeySize)
+		}
+		u.SSEC = newSSEC(customerKey, u.ID)
+	}
 	err := v.update(ctx, func(tx meta.Tx) error {
 		b, err := bucketFor(tx, p, bucket)
 		if err != nil {
@@ -82,20 +88,26 @@ func (v *Vault) UploadPart(ctx context.Context, p Principal, bucket, key, upload
 	if number < 1 || number > MaxParts {
 		return nil, fmt.Errorf("%w: part number must be an integer between 1 and %d, inclusive", ErrInvalidArgument, MaxParts)
 	}
-	var b Bucket
+	var (
+		b Bucket
+		u *Upload
+	)
 	err := v.view(ctx, func(tx meta.Tx) (err error) {
-		b, _, err = uploadFor(tx, p, bucket, key, uploadID)
+		b, u, err = uploadFor(tx, p, bucket, key, uploadID)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	blob, etag, err := v.writeBlob(ctx, blobPlace{p.Tenant, b.ID, key}, in.Body, in.Size)
+	if err := u.SSEC.check(in.CustomerKey); err != nil {
+		return nil, fmt.Errorf("%w (every part of an upload uses the customer key given when it was created)", err)
+	}
+	blob, etag, err := v.writeBlob(ctx, blobPlace{p.Tenant, b.ID, key}, in.Body, in.Size, in.CustomerKey)
 	if err != nil {
 		return nil, err
 	}
 	defer v.writing.Delete(blob.Name) // committed (referenced) or removed by then
-	part := &Part{Number: number, Blob: blob.Name, Size: in.Size, ETag: etag, DEK: blob.DEK, KEK: blob.KEK, Header: blob.Header, LastModified: v.now().UTC()}
+	part := &Part{Number: number, Blob: blob.Name, Size: in.Size, ETag: etag, DEK: blob.DEK, KEK: blob.KEK, Header: blob.Header, SSEC: blob.SSEC, LastModified: v.now().UTC()}
 	if in.Checksum != nil {
 		if c := in.Checksum(); c != nil {
 			part.Checksum = c.Value
@@ -231,9 +243,10 @@ func (v *Vault) CompleteUpload(ctx context.Context, p Principal, bucket, key, up
 		o.Multipart = true
 		o.Blobs = make([]Blob, len(parts))
 		for i, pt := range parts {
-			o.Blobs[i] = Blob{Name: pt.Blob, Size: pt.Size, ETag: pt.ETag, Checksum: pt.Checksum, DEK: pt.DEK, KEK: pt.KEK, Header: pt.Header}
+			o.Blobs[i] = Blob{Name: pt.Blob, Size: pt.Size, ETag: pt.ETag, Checksum: pt.Checksum, DEK: pt.DEK, KEK: pt.KEK, Header: pt.Header, SSEC: pt.SSEC}
 		}
 		u.Attrs.applyTo(o)
+		o.SSEC = u.SSEC
 		if in.Checksum != nil {
 			c, err := in.Checksum(u, parts)
 			if err != nil {

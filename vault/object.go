@@ -37,6 +37,9 @@ type PutInput struct {
 	// Checksum, when not nil, is called once Body has returned io.EOF and
 	// gives the verified checksum to store with the object.
 	Checksum func() *Checksum
+	// CustomerKey, when not nil, is an SSE-C key: the data can only be
+	// read back with it.
+	CustomerKey []byte
 	// Precondition, when not nil, is checked atomically with the commit
 	// against the current live version (nil when there is none); an error
 	// refuses the write (conditional writes: If-Match, If-None-Match).
@@ -60,15 +63,15 @@ var errPipeAborted = errors.New("vault: blob write aborted")
 // Three goroutines share the work: this one writes ciphertext to the
 // backend, one reads the body (verifying its signature and checksums) and
 // encrypts it, and md5Reader's hashes it for the ETag.
-func (v *Vault) writeBlob(ctx context.Context, at blobPlace, body io.Reader, size int64) (Blob, string, error) {
+func (v *Vault) writeBlob(ctx context.Context, at blobPlace, body io.Reader, size int64, customerKey []byte) (Blob, string, error) {
 	if size < 0 {
 		return Blob{}, "", fmt.Errorf("%w: the object size must be known", ErrInvalidArgument)
 	}
 	if size > MaxPutSize {
 		return Blob{}, "", fmt.Errorf("%w: %d bytes in one request, the limit is %d", ErrEntityTooLarge, size, int64(MaxPutSize))
 	}
-	b := Blob{Name: newBlobName(), Size: size}
-	dek, wrapped, kek, err := v.wrapDEK(ctx, at.tenant, b.Name)
+	b := Blob{Name: newBlobName(), Size: size, SSEC: customerKey != nil}
+	dek, wrapped, kek, err := v.wrapDEK(ctx, at.tenant, b.Name, customerKey)
 	if err != nil {
 		return Blob{}, "", err
 	}
@@ -123,12 +126,15 @@ func (v *Vault) PutObject(ctx context.Context, p Principal, bucket, key string, 
 	if err != nil {
 		return nil, err
 	}
-	blob, etag, err := v.writeBlob(ctx, blobPlace{p.Tenant, b.ID, key}, in.Body, in.Size)
+	blob, etag, err := v.writeBlob(ctx, blobPlace{p.Tenant, b.ID, key}, in.Body, in.Size, in.CustomerKey)
 	if err != nil {
 		return nil, err
 	}
 	defer v.writing.Delete(blob.Name) // committed (referenced) or removed by then
 	o := &Object{Key: key, Size: in.Size, ETag: etag, Blobs: []Blob{blob}, tenant: p.Tenant, bucketID: b.ID}
+	if in.CustomerKey != nil {
+		o.SSEC = newSSEC(in.CustomerKey, blob.Name)
+	}
 	in.Attrs.applyTo(o)
 	if in.Checksum != nil {
 		o.Checksum = in.Checksum()
@@ -433,7 +439,7 @@ func (r *blobsReader) next() error {
 	}
 	b := r.blobs[0]
 	n := min(b.Size-r.off, r.left)
-	dek, err := r.v.unwrapDEK(r.ctx, r.o.tenant, b)
+	dek, err := r.v.unwrapDEK(r.ctx, r.o.tenant, b, r.o.customerKey)
 	if err != nil {
 		return err
 	}

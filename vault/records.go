@@ -61,6 +61,8 @@ type Blob struct {
 	DEK    []byte `json:"dk"`
 	KEK    int    `json:"kv"`
 	Header []byte `json:"h"`
+	// SSEC: the data key inside DEK is sealed with a customer key too.
+	SSEC bool `json:"sc,omitempty"`
 	// ETag and Checksum of the part, for multipart objects (GET ?partNumber
 	// and checksums of parts).
 	ETag     string `json:"e,omitempty"`
@@ -95,9 +97,12 @@ type Object struct {
 	Blobs              []Blob            `json:"blobs,omitempty"`
 	Multipart          bool              `json:"mp,omitempty"` // Blobs are the parts
 	StorageClass       string            `json:"sc,omitempty"`
+	SSEC               *SSEC             `json:"ssec,omitempty"` // customer-provided key
 
-	// Set by GetObject, for Open: where the object lives.
+	// Set by GetObject, for Open: where the object lives, and the
+	// customer key given with the request (UseCustomerKey).
 	tenant, bucketID string
+	customerKey      []byte
 }
 
 // KeyID names the tenant key that protects the object's newest blob, as
@@ -127,6 +132,7 @@ type Upload struct {
 	Attrs    ObjectAttrs `json:"attrs"`
 	Checksum string      `json:"alg,omitempty"`  // algorithm requested at creation
 	SumType  string      `json:"type,omitempty"` // COMPOSITE or FULL_OBJECT
+	SSEC     *SSEC       `json:"ssec,omitempty"` // every part uses this customer key
 }
 
 // Part is an uploaded part of a multipart upload.
@@ -137,6 +143,7 @@ type Part struct {
 	DEK          []byte    `json:"dk"`
 	KEK          int       `json:"kv"`
 	Header       []byte    `json:"h"`
+	SSEC         bool      `json:"c,omitempty"`
 	ETag         string    `json:"etag"`
 	Checksum     string    `json:"sum,omitempty"`
 	LastModified time.Time `json:"mtime"`

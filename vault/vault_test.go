@@ -279,7 +279,7 @@ func TestListing(t *testing.T) {
 func TestMultipart(t *testing.T) {
 	e := newEnv(t)
 	e.bucket(t, "mpk")
-	u, err := e.v.CreateUpload(e.ctx, e.p, "mpk", "big", vault.ObjectAttrs{ContentType: "text/plain"}, "", "")
+	u, err := e.v.CreateUpload(e.ctx, e.p, "mpk", "big", vault.ObjectAttrs{ContentType: "text/plain"}, "", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +357,7 @@ func TestExpireUploadsAndSweep(t *testing.T) {
 	v.CreateTenant(ctx, "t1")
 	p := vault.Principal{Tenant: "t1"}
 	v.CreateBucket(ctx, p, "bkt")
-	u, _ := v.CreateUpload(ctx, p, "bkt", "k", vault.ObjectAttrs{}, "", "")
+	u, _ := v.CreateUpload(ctx, p, "bkt", "k", vault.ObjectAttrs{}, "", "", nil)
 	if _, err := v.UploadPart(ctx, p, "bkt", "k", u.ID, 1, vault.PutInput{Body: strings.NewReader("x"), Size: 1}); err != nil {
 		t.Fatal(err)
 	}
