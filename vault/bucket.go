@@ -46,8 +46,9 @@ func ValidBucketName(name string) error {
 	return nil
 }
 
-// bucketFor reads a bucket and checks that p may use it.
-func bucketFor(tx meta.Tx, p Principal, name string) (Bucket, error) {
+// bucketFor reads a bucket, checks that p may use it, and attaches its
+// record sealer.
+func (v *Vault) bucketFor(ctx context.Context, tx meta.Tx, p Principal, name string) (Bucket, error) {
 	var b Bucket
 	switch err := getRecord(tx, kBucket(name), &b); {
 	case errors.Is(err, meta.ErrNotFound):
@@ -58,6 +59,9 @@ func bucketFor(tx meta.Tx, p Principal, name string) (Bucket, error) {
 	if b.Tenant != p.Tenant {
 		return b, fail("%w", ErrAccessDenied)
 	}
+	if err := v.withRecordKey(ctx, &b); err != nil {
+		return b, vaultError{err}
+	}
 	return b, nil
 }
 
@@ -67,7 +71,11 @@ func (v *Vault) CreateBucket(ctx context.Context, p Principal, name string) (Buc
 		return Bucket{}, err
 	}
 	b := Bucket{Name: name, ID: randomID(8), Tenant: p.Tenant, Created: v.now().UTC()}
-	err := v.update(ctx, func(tx meta.Tx) error {
+	var err error
+	if b.MK, b.MKV, err = v.newBucketKey(ctx, p.Tenant, b.ID); err != nil {
+		return Bucket{}, err
+	}
+	err = v.update(ctx, func(tx meta.Tx) error {
 		var old Bucket
 		switch err := getRecord(tx, kBucket(name), &old); {
 		case err == nil && old.Tenant == p.Tenant:
@@ -86,7 +94,7 @@ func (v *Vault) CreateBucket(ctx context.Context, p Principal, name string) (Buc
 func (v *Vault) Bucket(ctx context.Context, p Principal, name string) (Bucket, error) {
 	var b Bucket
 	err := v.view(ctx, func(tx meta.Tx) (err error) {
-		b, err = bucketFor(tx, p, name)
+		b, err = v.bucketFor(ctx, tx, p, name)
 		return err
 	})
 	return b, err
@@ -128,7 +136,7 @@ func (v *Vault) DeleteBucket(ctx context.Context, p Principal, name string) erro
 	var garbage []string
 	err := v.update(ctx, func(tx meta.Tx) error {
 		garbage = garbage[:0]
-		b, err := bucketFor(tx, p, name)
+		b, err := v.bucketFor(ctx, tx, p, name)
 		if err != nil {
 			return err
 		}
@@ -148,10 +156,10 @@ func (v *Vault) DeleteBucket(ctx context.Context, p Principal, name string) erro
 		}
 		for _, uk := range uploads {
 			var u Upload
-			if err := getRecord(tx, uk, &u); err != nil {
+			if err := b.get(tx, uk, &u); err != nil {
 				return err
 			}
-			g, err := dropUpload(tx, b.ID, u, nil)
+			g, err := dropUpload(tx, b, u, nil)
 			if err != nil {
 				return err
 			}
@@ -189,7 +197,7 @@ func (v *Vault) SetBucketTags(ctx context.Context, p Principal, name string, tag
 
 func (v *Vault) updateBucket(ctx context.Context, p Principal, name string, fn func(*Bucket) error) error {
 	return v.update(ctx, func(tx meta.Tx) error {
-		b, err := bucketFor(tx, p, name)
+		b, err := v.bucketFor(ctx, tx, p, name)
 		if err != nil {
 			return err
 		}

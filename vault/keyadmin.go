@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 
@@ -50,17 +51,22 @@ func (v *Vault) RewrapTenant(ctx context.Context, tenant string, progress func(d
 	if err != nil {
 		return st, err
 	}
-	var prefixes [][]byte
 	for _, b := range bs {
-		prefixes = append(prefixes, kVersionsOfBucket(b.ID), kLatestPrefix(b.ID))
+		if err := v.rewrapBucketKey(ctx, &b, current); err != nil {
+			return st, err
+		}
+		if err := v.withRecordKey(ctx, &b); err != nil {
+			return st, err
+		}
+		prefixes := [][]byte{kVersionsOfBucket(b.ID), kLatestPrefix(b.ID)}
 		// Parts of unfinished uploads hold data keys too.
 		var ids []string
 		err := v.view(ctx, func(tx meta.Tx) error {
 			ids = ids[:0]
 			pre := kUploadsOfBucket(b.ID)
-			return tx.Scan(pre, meta.PrefixEnd(pre), func(_, val []byte) (bool, error) {
+			return tx.Scan(pre, meta.PrefixEnd(pre), func(k, val []byte) (bool, error) {
 				var u Upload
-				if err := decode(val, &u); err != nil {
+				if err := b.open(k, val, &u); err != nil {
 					return false, err
 				}
 				ids = append(ids, u.ID)
@@ -73,12 +79,12 @@ func (v *Vault) RewrapTenant(ctx context.Context, tenant string, progress func(d
 		for _, id := range ids {
 			prefixes = append(prefixes, kPartsOf(id))
 		}
-	}
-	for _, pre := range prefixes {
-		n, err := v.rewrapRange(ctx, tenant, current, pre, progress, st.Blobs)
-		st.Blobs += n
-		if err != nil {
-			return st, err
+		for _, pre := range prefixes {
+			n, err := v.rewrapRange(ctx, b, current, pre, progress, st.Blobs)
+			st.Blobs += n
+			if err != nil {
+				return st, err
+			}
 		}
 	}
 	// Nothing refers to older versions now: destroy them.
@@ -117,7 +123,7 @@ func (v *Vault) RewrapTenant(ctx context.Context, tenant string, progress func(d
 
 // rewrapRange rewraps the data keys of the records under one prefix (object
 // versions, latest copies, or parts), a batch per transaction.
-func (v *Vault) rewrapRange(ctx context.Context, tenant string, current int, pre []byte, progress func(int), before int) (int, error) {
+func (v *Vault) rewrapRange(ctx context.Context, b Bucket, current int, pre []byte, progress func(int), before int) (int, error) {
 	const batch = 100
 	total := 0
 	start := pre
@@ -144,7 +150,7 @@ func (v *Vault) rewrapRange(ctx context.Context, tenant string, current int, pre
 				return err
 			}
 			for _, r := range todo {
-				out, changed, err := v.rewrapRecord(ctx, tenant, current, pre, r.v)
+				out, changed, err := v.rewrapRecord(ctx, b, current, r.k, r.v)
 				if err != nil {
 					return err
 				}
@@ -171,9 +177,11 @@ func (v *Vault) rewrapRange(ctx context.Context, tenant string, current int, pre
 	}
 }
 
-// rewrapRecord rewraps the data keys of one Object or Part record.
-func (v *Vault) rewrapRecord(ctx context.Context, tenant string, current int, pre, val []byte) ([]byte, int, error) {
-	if string(pre[:2]) == pPart {
+// rewrapRecord rewraps the data keys of one Object record (sealed) or Part
+// record (not sealed: it holds no name).
+func (v *Vault) rewrapRecord(ctx context.Context, b Bucket, current int, k, val []byte) ([]byte, int, error) {
+	tenant := b.Tenant
+	if string(k[:2]) == pPart {
 		var p Part
 		if err := decode(val, &p); err != nil {
 			return nil, 0, err
@@ -181,15 +189,15 @@ func (v *Vault) rewrapRecord(ctx context.Context, tenant string, current int, pr
 		if p.KEK == current || p.DEK == nil {
 			return nil, 0, nil
 		}
-		b := Blob{Name: p.Blob, DEK: p.DEK, KEK: p.KEK, SSEC: p.SSEC}
-		if err := v.rewrapBlob(ctx, tenant, current, &b); err != nil {
+		bl := Blob{Name: p.Blob, DEK: p.DEK, KEK: p.KEK, SSEC: p.SSEC}
+		if err := v.rewrapBlob(ctx, tenant, current, &bl); err != nil {
 			return nil, 0, err
 		}
-		p.DEK, p.KEK = b.DEK, b.KEK
+		p.DEK, p.KEK = bl.DEK, bl.KEK
 		return encode(p), 1, nil
 	}
 	var o Object
-	if err := decode(val, &o); err != nil {
+	if err := b.open(k, val, &o); err != nil {
 		return nil, 0, err
 	}
 	changed := 0
@@ -205,7 +213,38 @@ func (v *Vault) rewrapRecord(ctx context.Context, tenant string, current int, pr
 	if changed == 0 {
 		return nil, 0, nil
 	}
-	return encode(o), changed, nil
+	return b.seal(k, &o), changed, nil
+}
+
+// rewrapBucketKey rewraps a bucket's key under the tenant's current KEK.
+func (v *Vault) rewrapBucketKey(ctx context.Context, b *Bucket, current int) error {
+	if b.MKV == current {
+		return nil
+	}
+	mk, err := v.openBucketKey(ctx, *b)
+	if err != nil {
+		return err
+	}
+	defer clear(mk)
+	aead, err := v.kek(ctx, b.Tenant, current)
+	if err != nil {
+		return err
+	}
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(mk)+aead.Overhead())
+	rand.Read(nonce)
+	wrapped := aead.Seal(nonce, nonce, mk, bucketKeyAD(b.Tenant, b.ID, current))
+	return v.update(ctx, func(tx meta.Tx) error {
+		var cur Bucket
+		if err := getRecord(tx, kBucket(b.Name), &cur); err != nil {
+			return err
+		}
+		if cur.ID != b.ID {
+			return nil // deleted and made again meanwhile
+		}
+		cur.MK, cur.MKV = wrapped, current
+		b.MK, b.MKV = wrapped, current
+		return tx.Put(kBucket(b.Name), encode(cur))
+	})
 }
 
 func (v *Vault) rewrapBlob(ctx context.Context, tenant string, current int, b *Blob) error {

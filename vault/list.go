@@ -89,7 +89,7 @@ func (v *Vault) ListObjects(ctx context.Context, p Principal, bucket string, in 
 	var out *ListOutput
 	err := v.view(ctx, func(tx meta.Tx) error {
 		out = &ListOutput{}
-		b, err := bucketFor(tx, p, bucket)
+		b, err := v.bucketFor(ctx, tx, p, bucket)
 		if err != nil {
 			return err
 		}
@@ -111,12 +111,12 @@ func (v *Vault) ListObjects(ctx context.Context, p Principal, bucket string, in 
 		}
 		return walk(tx, base, in.Prefix, in.Delimiter, after, in.After,
 			func(s []byte) string { return string(s) },
-			func(key string, _, val []byte) (bool, error) {
+			func(key string, suffix, val []byte) (bool, error) {
 				if full() {
 					return false, nil
 				}
 				o := new(Object)
-				if err := decode(val, o); err != nil {
+				if err := b.open(append(append([]byte(nil), base...), suffix...), val, o); err != nil {
 					return false, err
 				}
 				out.Objects = append(out.Objects, o)
@@ -167,7 +167,7 @@ func (v *Vault) ListVersions(ctx context.Context, p Principal, bucket string, in
 	var out *VersionsOutput
 	err := v.view(ctx, func(tx meta.Tx) error {
 		out = &VersionsOutput{}
-		b, err := bucketFor(tx, p, bucket)
+		b, err := v.bucketFor(ctx, tx, p, bucket)
 		if err != nil {
 			return err
 		}
@@ -205,12 +205,12 @@ func (v *Vault) ListVersions(ctx context.Context, p Principal, bucket string, in
 		}
 		return walk(tx, base, in.Prefix, in.Delimiter, after, in.KeyMarker,
 			func(s []byte) string { return string(s[:len(s)-1-sortKeyLen]) },
-			func(key string, _, val []byte) (bool, error) {
+			func(key string, suffix, val []byte) (bool, error) {
 				if full() {
 					return false, nil
 				}
 				o := new(Object)
-				if err := decode(val, o); err != nil {
+				if err := b.open(append(append([]byte(nil), base...), suffix...), val, o); err != nil {
 					return false, err
 				}
 				out.Versions = append(out.Versions, VersionEntry{Object: o, IsLatest: key != lastKey})

@@ -41,11 +41,11 @@ func (v *Vault) CreateUpload(ctx context.Context, p Principal, bucket, key strin
 		u.SSEC = newSSEC(customerKey, u.ID)
 	}
 	err := v.update(ctx, func(tx meta.Tx) error {
-		b, err := bucketFor(tx, p, bucket)
+		b, err := v.bucketFor(ctx, tx, p, bucket)
 		if err != nil {
 			return err
 		}
-		return tx.Put(kUpload(b.ID, key, u.ID), encode(u))
+		return b.put(tx, kUpload(b.ID, key, u.ID), u)
 	})
 	if err != nil {
 		return nil, err
@@ -54,8 +54,8 @@ func (v *Vault) CreateUpload(ctx context.Context, p Principal, bucket, key strin
 }
 
 // uploadFor reads an upload of a bucket p may use.
-func uploadFor(tx meta.Tx, p Principal, bucket, key, uploadID string) (Bucket, *Upload, error) {
-	b, err := bucketFor(tx, p, bucket)
+func (v *Vault) uploadFor(ctx context.Context, tx meta.Tx, p Principal, bucket, key, uploadID string) (Bucket, *Upload, error) {
+	b, err := v.bucketFor(ctx, tx, p, bucket)
 	if err != nil {
 		return b, nil, err
 	}
@@ -63,7 +63,7 @@ func uploadFor(tx meta.Tx, p Principal, bucket, key, uploadID string) (Bucket, *
 		return b, nil, fail("%w: %s", ErrNoSuchUpload, uploadID)
 	}
 	u := new(Upload)
-	switch err := getRecord(tx, kUpload(b.ID, key, uploadID), u); {
+	switch err := b.get(tx, kUpload(b.ID, key, uploadID), u); {
 	case errors.Is(err, meta.ErrNotFound):
 		return b, nil, fail("%w: %s", ErrNoSuchUpload, uploadID)
 	case err != nil:
@@ -76,7 +76,7 @@ func uploadFor(tx meta.Tx, p Principal, bucket, key, uploadID string) (Bucket, *
 func (v *Vault) Upload(ctx context.Context, p Principal, bucket, key, uploadID string) (*Upload, error) {
 	var u *Upload
 	err := v.view(ctx, func(tx meta.Tx) (err error) {
-		_, u, err = uploadFor(tx, p, bucket, key, uploadID)
+		_, u, err = v.uploadFor(ctx, tx, p, bucket, key, uploadID)
 		return err
 	})
 	return u, err
@@ -93,7 +93,7 @@ func (v *Vault) UploadPart(ctx context.Context, p Principal, bucket, key, upload
 		u *Upload
 	)
 	err := v.view(ctx, func(tx meta.Tx) (err error) {
-		b, u, err = uploadFor(tx, p, bucket, key, uploadID)
+		b, u, err = v.uploadFor(ctx, tx, p, bucket, key, uploadID)
 		return err
 	})
 	if err != nil {
@@ -116,7 +116,7 @@ func (v *Vault) UploadPart(ctx context.Context, p Principal, bucket, key, upload
 	var garbage []string
 	err = v.update(ctx, func(tx meta.Tx) error {
 		garbage = garbage[:0]
-		if _, _, err := uploadFor(tx, p, bucket, key, uploadID); err != nil {
+		if _, _, err := v.uploadFor(ctx, tx, p, bucket, key, uploadID); err != nil {
 			return err
 		}
 		var old Part
@@ -152,7 +152,7 @@ func (v *Vault) Parts(ctx context.Context, p Principal, bucket, key, uploadID st
 	err := v.view(ctx, func(tx meta.Tx) error {
 		var err error
 		parts, truncated = parts[:0], false
-		if _, u, err = uploadFor(tx, p, bucket, key, uploadID); err != nil {
+		if _, u, err = v.uploadFor(ctx, tx, p, bucket, key, uploadID); err != nil {
 			return err
 		}
 		start := kPart(uploadID, after+1)
@@ -201,7 +201,7 @@ func (v *Vault) CompleteUpload(ctx context.Context, p Principal, bucket, key, up
 	o := &Object{Key: key}
 	var garbage []string
 	err := v.commit(ctx, p, bucket, o, func(tx meta.Tx, b Bucket) error {
-		_, u, err := uploadFor(tx, p, bucket, key, uploadID)
+		_, u, err := v.uploadFor(ctx, tx, p, bucket, key, uploadID)
 		if err != nil {
 			return err
 		}
@@ -254,7 +254,7 @@ func (v *Vault) CompleteUpload(ctx context.Context, p Principal, bucket, key, up
 			}
 			o.Checksum = c
 		}
-		garbage, err = dropUpload(tx, b.ID, *u, keep)
+		garbage, err = dropUpload(tx, b, *u, keep)
 		return err
 	})
 	if err != nil {
@@ -266,7 +266,7 @@ func (v *Vault) CompleteUpload(ctx context.Context, p Principal, bucket, key, up
 
 // dropUpload deletes an upload and its part records; the blobs of the parts
 // not kept become garbage.
-func dropUpload(tx meta.Tx, bid string, u Upload, keep map[int]bool) ([]string, error) {
+func dropUpload(tx meta.Tx, b Bucket, u Upload, keep map[int]bool) ([]string, error) {
 	var (
 		keys  [][]byte
 		blobs []Blob
@@ -295,18 +295,18 @@ func dropUpload(tx meta.Tx, bid string, u Upload, keep map[int]bool) ([]string, 
 	if err != nil {
 		return nil, err
 	}
-	return garbage, tx.Delete(kUpload(bid, u.Key, u.ID))
+	return garbage, tx.Delete(kUpload(b.ID, u.Key, u.ID))
 }
 
 // AbortUpload drops a multipart upload and its parts.
 func (v *Vault) AbortUpload(ctx context.Context, p Principal, bucket, key, uploadID string) error {
 	var garbage []string
 	err := v.update(ctx, func(tx meta.Tx) error {
-		b, u, err := uploadFor(tx, p, bucket, key, uploadID)
+		b, u, err := v.uploadFor(ctx, tx, p, bucket, key, uploadID)
 		if err != nil {
 			return err
 		}
-		garbage, err = dropUpload(tx, b.ID, *u, nil)
+		garbage, err = dropUpload(tx, b, *u, nil)
 		return err
 	})
 	if err == nil {
@@ -339,7 +339,7 @@ func (v *Vault) Uploads(ctx context.Context, p Principal, bucket string, in Uplo
 	var out *UploadsOutput
 	err := v.view(ctx, func(tx meta.Tx) error {
 		out = &UploadsOutput{}
-		b, err := bucketFor(tx, p, bucket)
+		b, err := v.bucketFor(ctx, tx, p, bucket)
 		if err != nil {
 			return err
 		}
@@ -365,12 +365,12 @@ func (v *Vault) Uploads(ctx context.Context, p Principal, bucket string, in Uplo
 		}
 		return walk(tx, base, in.Prefix, in.Delimiter, after, in.KeyMarker,
 			func(s []byte) string { return string(s[:len(s)-1-32]) },
-			func(key string, _, val []byte) (bool, error) {
+			func(key string, suffix, val []byte) (bool, error) {
 				if full() {
 					return false, nil
 				}
 				u := new(Upload)
-				if err := decode(val, u); err != nil {
+				if err := b.open(append(append([]byte(nil), base...), suffix...), val, u); err != nil {
 					return false, err
 				}
 				out.Uploads = append(out.Uploads, u)
@@ -394,23 +394,16 @@ func (v *Vault) Uploads(ctx context.Context, p Principal, bucket string, in Uplo
 // ExpireUploads aborts the uploads initiated longer ago than the expiry.
 func (v *Vault) ExpireUploads(ctx context.Context) (int, error) {
 	deadline := v.now().Add(-v.expiry)
-	type old struct {
-		bid string
-		u   Upload
-	}
-	var expired []old
+	var buckets []Bucket
 	err := v.view(ctx, func(tx meta.Tx) error {
-		expired = expired[:0]
-		pre := []byte(pUpload)
-		return tx.Scan(pre, meta.PrefixEnd(pre), func(k, val []byte) (bool, error) {
-			var u Upload
-			if err := decode(val, &u); err != nil {
+		buckets = buckets[:0]
+		pre := []byte(pBucket)
+		return tx.Scan(pre, meta.PrefixEnd(pre), func(_, val []byte) (bool, error) {
+			var b Bucket
+			if err := decode(val, &b); err != nil {
 				return false, err
 			}
-			if u.Initiated.Before(deadline) {
-				bid := string(k[len(pre) : len(pre)+16])
-				expired = append(expired, old{bid, u})
-			}
+			buckets = append(buckets, b)
 			return true, nil
 		})
 	})
@@ -418,23 +411,46 @@ func (v *Vault) ExpireUploads(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	n := 0
-	for _, e := range expired {
-		var garbage []string
-		err := v.update(ctx, func(tx meta.Tx) error {
-			if _, err := tx.Get(kUpload(e.bid, e.u.Key, e.u.ID)); errors.Is(err, meta.ErrNotFound) {
-				return nil // completed or aborted meanwhile
-			} else if err != nil {
-				return err
-			}
-			var err error
-			garbage, err = dropUpload(tx, e.bid, e.u, nil)
-			return err
+	for _, b := range buckets {
+		if err := v.withRecordKey(ctx, &b); err != nil {
+			continue // a shredded tenant's uploads are unreadable anyway
+		}
+		var expired []Upload
+		err := v.view(ctx, func(tx meta.Tx) error {
+			expired = expired[:0]
+			pre := kUploadsOfBucket(b.ID)
+			return tx.Scan(pre, meta.PrefixEnd(pre), func(k, val []byte) (bool, error) {
+				var u Upload
+				if err := b.open(k, val, &u); err != nil {
+					return false, err
+				}
+				if u.Initiated.Before(deadline) {
+					expired = append(expired, u)
+				}
+				return true, nil
+			})
 		})
 		if err != nil {
 			return n, err
 		}
-		v.collect(ctx, garbage)
-		n++
+		for _, u := range expired {
+			var garbage []string
+			err := v.update(ctx, func(tx meta.Tx) error {
+				if _, err := tx.Get(kUpload(b.ID, u.Key, u.ID)); errors.Is(err, meta.ErrNotFound) {
+					return nil // completed or aborted meanwhile
+				} else if err != nil {
+					return err
+				}
+				var err error
+				garbage, err = dropUpload(tx, b, u, nil)
+				return err
+			})
+			if err != nil {
+				return n, err
+			}
+			v.collect(ctx, garbage)
+			n++
+		}
 	}
 	return n, nil
 }

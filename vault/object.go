@@ -169,7 +169,7 @@ func (v *Vault) commit(ctx context.Context, p Principal, bucket string, o *Objec
 	var garbage []string
 	err := v.update(ctx, func(tx meta.Tx) error {
 		garbage = garbage[:0]
-		b, err := bucketFor(tx, p, bucket)
+		b, err := v.bucketFor(ctx, tx, p, bucket)
 		if err != nil {
 			return err
 		}
@@ -206,7 +206,7 @@ func (v *Vault) addVersion(tx meta.Tx, b Bucket, o *Object) ([]string, error) {
 	var garbage []string
 	if b.Versioning != VersioningOff {
 		// Keep the newest-first order even if the clock went backwards.
-		if newest, err := newestVersion(tx, b.ID, o.Key); err != nil {
+		if newest, err := newestVersion(tx, b, o.Key); err != nil {
 			return nil, err
 		} else if newest != nil && !newest.LastModified.Before(now) {
 			now = newest.LastModified.Add(time.Microsecond)
@@ -218,7 +218,7 @@ func (v *Vault) addVersion(tx meta.Tx, b Bucket, o *Object) ([]string, error) {
 		o.VersionID = versionIDOf(sk)
 	} else {
 		o.VersionID = "null"
-		g, err := dropNullVersion(tx, b.ID, o.Key)
+		g, err := dropNullVersion(tx, b, o.Key)
 		if err != nil {
 			return nil, err
 		}
@@ -227,45 +227,45 @@ func (v *Vault) addVersion(tx meta.Tx, b Bucket, o *Object) ([]string, error) {
 			return nil, err
 		}
 	}
-	rec := encode(o)
-	if err := tx.Put(kVersion(b.ID, o.Key, sk), rec); err != nil {
+	if err := b.put(tx, kVersion(b.ID, o.Key, sk), o); err != nil {
 		return nil, err
 	}
 	if o.DeleteMarker {
 		return garbage, tx.Delete(kLatest(b.ID, o.Key))
 	}
-	return garbage, tx.Put(kLatest(b.ID, o.Key), rec)
+	return garbage, b.put(tx, kLatest(b.ID, o.Key), o)
 }
 
 // newestVersion returns the newest version of a key (maybe a delete
 // marker), or nil.
-func newestVersion(tx meta.Tx, bid, key string) (*Object, error) {
+func newestVersion(tx meta.Tx, b Bucket, key string) (*Object, error) {
 	var o *Object
-	pre := kVersionsOf(bid, key)
-	err := tx.Scan(pre, meta.PrefixEnd(pre), func(_, val []byte) (bool, error) {
+	pre := kVersionsOf(b.ID, key)
+	err := tx.Scan(pre, meta.PrefixEnd(pre), func(k, val []byte) (bool, error) {
 		o = new(Object)
-		return false, decode(val, o)
+		return false, b.open(k, val, o)
 	})
 	return o, err
 }
 
 // dropNullVersion removes the null version of a key, if any, and returns
 // its blobs, now garbage. It does not touch l/.
-func dropNullVersion(tx meta.Tx, bid, key string) ([]string, error) {
-	sk, err := tx.Get(kNull(bid, key))
+func dropNullVersion(tx meta.Tx, b Bucket, key string) ([]string, error) {
+	sk, err := tx.Get(kNull(b.ID, key))
 	if errors.Is(err, meta.ErrNotFound) {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
 	sk = append([]byte(nil), sk...)
-	return dropVersion(tx, bid, key, sk)
+	return dropVersion(tx, b, key, sk)
 }
 
 // dropVersion deletes one version record and journals its blobs as garbage.
-func dropVersion(tx meta.Tx, bid, key string, sk []byte) ([]string, error) {
+func dropVersion(tx meta.Tx, b Bucket, key string, sk []byte) ([]string, error) {
+	bid := b.ID
 	var old Object
-	switch err := getRecord(tx, kVersion(bid, key, sk), &old); {
+	switch err := b.get(tx, kVersion(bid, key, sk), &old); {
 	case errors.Is(err, meta.ErrNotFound):
 		return nil, nil
 	case err != nil:
@@ -306,7 +306,7 @@ func findVersion(tx meta.Tx, b Bucket, key, versionID string) (*Object, []byte, 
 	case "":
 		if b.Versioning == VersioningOff {
 			o := new(Object)
-			switch err := getRecord(tx, kLatest(b.ID, key), o); {
+			switch err := b.get(tx, kLatest(b.ID, key), o); {
 			case errors.Is(err, meta.ErrNotFound):
 				return nil, nil, nil
 			case err != nil:
@@ -323,7 +323,7 @@ func findVersion(tx meta.Tx, b Bucket, key, versionID string) (*Object, []byte, 
 		err := tx.Scan(pre, meta.PrefixEnd(pre), func(k, val []byte) (bool, error) {
 			o = new(Object)
 			sk = append([]byte(nil), k[len(pre):]...)
-			return false, decode(val, o)
+			return false, b.open(k, val, o)
 		})
 		return o, sk, err
 	case "null":
@@ -341,7 +341,7 @@ func findVersion(tx meta.Tx, b Bucket, key, versionID string) (*Object, []byte, 
 		}
 	}
 	o := new(Object)
-	switch err := getRecord(tx, kVersion(b.ID, key, sk), o); {
+	switch err := b.get(tx, kVersion(b.ID, key, sk), o); {
 	case errors.Is(err, meta.ErrNotFound):
 		return nil, nil, nil
 	case err != nil:
@@ -357,14 +357,14 @@ func findVersion(tx meta.Tx, b Bucket, key, versionID string) (*Object, []byte, 
 func (v *Vault) GetObject(ctx context.Context, p Principal, bucket, key, versionID string) (*Object, error) {
 	var o *Object
 	err := v.view(ctx, func(tx meta.Tx) error {
-		b, err := bucketFor(tx, p, bucket)
+		b, err := v.bucketFor(ctx, tx, p, bucket)
 		if err != nil {
 			return err
 		}
 		if versionID == "" {
 			// Fast path: one point read for a live latest version.
 			o = &Object{tenant: b.Tenant, bucketID: b.ID}
-			err := getRecord(tx, kLatest(b.ID, key), o)
+			err := b.get(tx, kLatest(b.ID, key), o)
 			if err == nil || !errors.Is(err, meta.ErrNotFound) {
 				return err
 			}
@@ -521,13 +521,13 @@ func (v *Vault) DeleteObject(ctx context.Context, p Principal, bucket, key, vers
 	var garbage []string
 	err := v.update(ctx, func(tx meta.Tx) error {
 		res, garbage = DeleteResult{}, garbage[:0]
-		b, err := bucketFor(tx, p, bucket)
+		b, err := v.bucketFor(ctx, tx, p, bucket)
 		if err != nil {
 			return err
 		}
 		if versionID == "" {
 			if b.Versioning == VersioningOff {
-				g, err := dropNullVersion(tx, b.ID, key)
+				g, err := dropNullVersion(tx, b, key)
 				if err != nil {
 					return err
 				}
@@ -544,10 +544,10 @@ func (v *Vault) DeleteObject(ctx context.Context, p Principal, bucket, key, vers
 			return err
 		}
 		res = DeleteResult{VersionID: o.VersionID, DeleteMarker: o.DeleteMarker}
-		if garbage, err = dropVersion(tx, b.ID, key, sk); err != nil {
+		if garbage, err = dropVersion(tx, b, key, sk); err != nil {
 			return err
 		}
-		return refreshLatest(tx, b.ID, key)
+		return refreshLatest(tx, b, key)
 	})
 	if err != nil {
 		return DeleteResult{}, err
@@ -557,15 +557,15 @@ func (v *Vault) DeleteObject(ctx context.Context, p Principal, bucket, key, vers
 }
 
 // refreshLatest sets l/ from the newest remaining version of a key.
-func refreshLatest(tx meta.Tx, bid, key string) error {
-	o, err := newestVersion(tx, bid, key)
+func refreshLatest(tx meta.Tx, b Bucket, key string) error {
+	o, err := newestVersion(tx, b, key)
 	if err != nil {
 		return err
 	}
 	if o == nil || o.DeleteMarker {
-		return tx.Delete(kLatest(bid, key))
+		return tx.Delete(kLatest(b.ID, key))
 	}
-	return tx.Put(kLatest(bid, key), encode(o))
+	return b.put(tx, kLatest(b.ID, key), o)
 }
 
 // ObjectTags returns the tags of an object version.
@@ -581,7 +581,7 @@ func (v *Vault) SetObjectTags(ctx context.Context, p Principal, bucket, key, ver
 	}
 	var vid string
 	err := v.update(ctx, func(tx meta.Tx) error {
-		b, err := bucketFor(tx, p, bucket)
+		b, err := v.bucketFor(ctx, tx, p, bucket)
 		if err != nil {
 			return err
 		}
@@ -598,10 +598,10 @@ func (v *Vault) SetObjectTags(ctx context.Context, p Principal, bucket, key, ver
 		}
 		o.Tags = tags
 		vid = o.VersionID
-		if err := tx.Put(kVersion(b.ID, key, sk), encode(o)); err != nil {
+		if err := b.put(tx, kVersion(b.ID, key, sk), o); err != nil {
 			return err
 		}
-		return refreshLatest(tx, b.ID, key)
+		return refreshLatest(tx, b, key)
 	})
 	return vid, err
 }

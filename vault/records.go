@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"crypto/cipher"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -48,6 +49,12 @@ type Bucket struct {
 	Created    time.Time         `json:"created"`
 	Versioning Versioning        `json:"versioning,omitempty"`
 	Tags       map[string]string `json:"tags,omitempty"`
+	// MK is the bucket key, wrapped by version MKV of the tenant's KEK:
+	// object and upload records are sealed under it.
+	MK  []byte `json:"mk"`
+	MKV int    `json:"mkv"`
+
+	rec cipher.AEAD // the record sealer, set by Vault.bucketFor
 }
 
 // Blob is a piece of an object's stored bytes: a whole single-part object,

@@ -1,0 +1,116 @@
+package vault
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"strconv"
+
+	"github.com/coffre-cloud/coffre/meta"
+)
+
+// Object and upload records (standard headers, user metadata, tags,
+// checksums, data keys) are sealed in the metadata store under a key of
+// their bucket: 32 random bytes (the bucket key) wrapped by the tenant's
+// KEK and kept in the bucket record. Each record is AES-256-GCM under a key
+// derived from it, with the record's own metadata key as associated data,
+// so that records cannot be swapped. Rotation rewraps the bucket key only;
+// shredding the tenant's KEKs makes the records unreadable too.
+
+func bucketKeyAD(tenant, bid string, version int) []byte {
+	return []byte("coffre bucket key v1\x00" + tenant + "\x00" + bid + "\x00" + strconv.Itoa(version))
+}
+
+func recordAD(key []byte) []byte { return append([]byte("coffre record v1\x00"), key...) }
+
+// newBucketKey makes the key of a new bucket, wrapped by the tenant's
+// current KEK.
+func (v *Vault) newBucketKey(ctx context.Context, tenant, bid string) (wrapped []byte, version int, err error) {
+	aead, version, err := v.currentKEK(ctx, tenant)
+	if err != nil {
+		return nil, 0, err
+	}
+	mk := make([]byte, 32)
+	rand.Read(mk)
+	defer clear(mk)
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(mk)+aead.Overhead())
+	rand.Read(nonce)
+	return aead.Seal(nonce, nonce, mk, bucketKeyAD(tenant, bid, version)), version, nil
+}
+
+// openBucketKey unwraps a bucket's key with the tenant's KEK.
+func (v *Vault) openBucketKey(ctx context.Context, b Bucket) ([]byte, error) {
+	aead, err := v.kek(ctx, b.Tenant, b.MKV)
+	if err != nil {
+		return nil, err
+	}
+	ns := aead.NonceSize()
+	if len(b.MK) < ns+aead.Overhead() {
+		return nil, fmt.Errorf("%w: the key of bucket %s is missing or truncated", ErrIntegrity, b.Name)
+	}
+	mk, err := aead.Open(nil, b.MK[:ns], b.MK[ns:], bucketKeyAD(b.Tenant, b.ID, b.MKV))
+	if err != nil {
+		return nil, fmt.Errorf("%w: the key of bucket %s does not unwrap", ErrIntegrity, b.Name)
+	}
+	return mk, nil
+}
+
+// withRecordKey attaches the record sealer to b. It asks the tenant's KEK
+// (cached; its record is read each time, so a shredded key stops at once).
+func (v *Vault) withRecordKey(ctx context.Context, b *Bucket) error {
+	mk, err := v.openBucketKey(ctx, *b)
+	if err != nil {
+		return err
+	}
+	defer clear(mk)
+	k, err := hkdf.Key(sha256.New, mk, nil, "coffre records v1", 32)
+	if err != nil {
+		return err
+	}
+	defer clear(k)
+	block, err := aes.NewCipher(k)
+	if err != nil {
+		return err
+	}
+	b.rec, err = cipher.NewGCM(block)
+	return err
+}
+
+// seal encrypts a record for the metadata key k.
+func (b *Bucket) seal(k []byte, v any) []byte {
+	plain := encode(v)
+	defer clear(plain)
+	nonce := make([]byte, b.rec.NonceSize(), b.rec.NonceSize()+len(plain)+b.rec.Overhead())
+	rand.Read(nonce)
+	return b.rec.Seal(nonce, nonce, plain, recordAD(k))
+}
+
+// open decrypts a record read at metadata key k.
+func (b *Bucket) open(k, val []byte, v any) error {
+	ns := b.rec.NonceSize()
+	if len(val) < ns+b.rec.Overhead() {
+		return fmt.Errorf("%w: record of bucket %s is truncated", ErrIntegrity, b.Name)
+	}
+	plain, err := b.rec.Open(nil, val[:ns], val[ns:], recordAD(k))
+	if err != nil {
+		return fmt.Errorf("%w: record of bucket %s does not authenticate", ErrIntegrity, b.Name)
+	}
+	defer clear(plain)
+	return decode(plain, v)
+}
+
+// put seals and writes a record.
+func (b *Bucket) put(tx meta.Tx, k []byte, v any) error { return tx.Put(k, b.seal(k, v)) }
+
+// get reads and opens a record; a missing one is meta.ErrNotFound.
+func (b *Bucket) get(tx meta.Tx, k []byte, v any) error {
+	val, err := tx.Get(k)
+	if err != nil {
+		return err
+	}
+	return b.open(k, val, v)
+}
