@@ -45,6 +45,7 @@ Usage:
   coffre keys list --tenant NAME                     a tenant's key versions
   coffre tenant shred NAME --confirm NAME            destroy a tenant's keys: its data becomes unreadable forever
   coffre decrypt --bucket B --key K [--blobs DIR]    decrypt an object from raw blobs, offline (server stopped)
+  coffre config check FILE                           validate a configuration, explaining every error with its line
 
 Every command takes --data DIR (default ./coffre-data).
 `
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cmd = &keysCmd{stdout: stdout, stderr: stderr}
 	case "decrypt":
 		cmd = &decryptCmd{stdout: stdout, stderr: stderr}
+	case "config":
+		cmd = &configCmd{stdout: stdout, stderr: stderr}
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
