@@ -165,6 +165,9 @@ func (v *Vault) DeleteBucket(ctx context.Context, p Principal, name string) erro
 			}
 			garbage = append(garbage, g...)
 		}
+		if err := b.idx.Drop(tx); err != nil {
+			return err
+		}
 		return tx.Delete(kBucket(name))
 	})
 	if err == nil {

@@ -21,6 +21,12 @@ import (
 //	p/<upload id>/<part number u32be>  Part
 //	r/<blob>                           the blob is referenced (by a version or an upload)
 //	g/<blob>                           the blob is garbage: delete it, then this record
+//	x/<bid>/<node id>                  a node of the bucket's name index (sealed)
+//	K/<tenant>/<version>               a tenant KEK wrapped by the root key
+//
+// <key> is never the object's name: it is the name's token (Bucket.tok), a
+// keyed hash, and every record that holds a name is sealed (sealed.go). The
+// name index keeps the names in order for listings.
 //
 // Object keys may not contain 0x00, so that "key 0x00" orders every version
 // of a key before any longer key that extends it.
@@ -35,7 +41,10 @@ const (
 	pPart    = "p/"
 	pRef     = "r/"
 	pGarbage = "g/"
+	pIndex   = "x/"
 )
+
+func kIndexOf(bid string) []byte { return []byte(pIndex + bid + "/") }
 
 func kTenant(name string) []byte { return []byte(pTenant + name) }
 func kAccess(id string) []byte   { return []byte(pAccess + id) }

@@ -1,39 +1,43 @@
 package vault
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/coffre-cloud/coffre/meta"
 )
 
-// walk visits the records under base in key order, starting strictly after
-// the raw position after (nil: from the start), keeping the keys that start
-// with prefix and rolling keys up to common prefixes at the first delimiter
-// after the prefix. A common prefix not greater than marker was given on an
-// earlier page and is skipped. keyOf extracts the object key from a raw key
-// suffix (after base). emitKey and emitPrefix return false to stop.
+// walk visits the keys of an ordered source (a bucket's name index) from
+// start (inclusive), keeping the keys that start with prefix and rolling
+// keys up to common prefixes at the first delimiter after the prefix. A
+// common prefix not greater than marker was given on an earlier page and is
+// skipped. Keys whose value keep refuses are ignored, also for common
+// prefixes (keep nil keeps all). emitKey and emitPrefix return false to stop.
 //
-// Each common prefix costs one seek: the scan restarts right after every key
-// that shares it, so a listing with a delimiter never reads the keys it rolls
-// up.
-func walk(tx meta.Tx, base []byte, prefix, delim string, after []byte, marker string,
-	keyOf func(suffix []byte) string,
-	emitKey func(key string, suffix, val []byte) (bool, error),
+// Each common prefix costs one new descent of the index: the scan restarts
+// right after every key that shares it, so a listing with a delimiter never
+// reads the keys it rolls up.
+func walk(scan func(from string, fn func(key string, val []byte) (bool, error)) error,
+	prefix, delim, start, marker string,
+	keep func(val []byte) bool,
+	emitKey func(key string, val []byte) (bool, error),
 	emitPrefix func(cp string) (bool, error),
 ) error {
-	start := append(append([]byte(nil), base...), prefix...)
-	end := meta.PrefixEnd(start)
-	if after != nil && bytes.Compare(after, start) >= 0 {
-		start = append(append([]byte(nil), after...), 0)
+	if start < prefix {
+		start = prefix
 	}
 	for {
-		var skipTo []byte
+		var skipTo string
 		stop := false
-		err := tx.Scan(start, end, func(k, val []byte) (bool, error) {
-			suffix := k[len(base):]
-			key := keyOf(suffix)
+		err := scan(start, func(key string, val []byte) (bool, error) {
+			if !strings.HasPrefix(key, prefix) {
+				stop = true // sorted: nothing further has the prefix
+				return false, nil
+			}
+			if keep != nil && !keep(val) {
+				return true, nil // neither listed nor rolled up
+			}
 			if delim != "" {
 				if i := strings.Index(key[len(prefix):], delim); i >= 0 {
 					cp := key[:len(prefix)+i+len(delim)]
@@ -44,25 +48,29 @@ func walk(tx meta.Tx, base []byte, prefix, delim string, after []byte, marker st
 							return false, err
 						}
 					}
-					skipTo = meta.PrefixEnd(append(append([]byte(nil), base...), cp...))
+					end := meta.PrefixEnd([]byte(cp))
+					if end == nil {
+						stop = true
+					}
+					skipTo = string(end)
 					return false, nil
 				}
 			}
-			more, err := emitKey(key, suffix, val)
+			more, err := emitKey(key, val)
 			if !more {
 				stop = true
 			}
 			return more, err
 		})
-		if err != nil || stop || skipTo == nil {
+		if err != nil || stop || skipTo == "" {
 			return err
-		}
-		if end != nil && bytes.Compare(skipTo, end) >= 0 {
-			return nil
 		}
 		start = skipTo
 	}
 }
+
+// after returns the first key strictly after k (keys hold no NUL).
+func after(k string) string { return k + "\x00" }
 
 // ListInput selects a page of a listing.
 type ListInput struct {
@@ -96,10 +104,9 @@ func (v *Vault) ListObjects(ctx context.Context, p Principal, bucket string, in 
 		if in.MaxKeys <= 0 {
 			return nil
 		}
-		base := kLatestPrefix(b.ID)
-		var after []byte
+		start := ""
 		if in.After != "" {
-			after = append(append([]byte(nil), base...), in.After...)
+			start = after(in.After)
 		}
 		n := 0
 		full := func() bool {
@@ -109,14 +116,17 @@ func (v *Vault) ListObjects(ctx context.Context, p Principal, bucket string, in 
 			}
 			return false
 		}
-		return walk(tx, base, in.Prefix, in.Delimiter, after, in.After,
-			func(s []byte) string { return string(s) },
-			func(key string, suffix, val []byte) (bool, error) {
+		scan := func(from string, fn func(string, []byte) (bool, error)) error { return b.idx.Scan(tx, from, fn) }
+		// Keys with only older versions or delete markers are not listed.
+		return walk(scan, in.Prefix, in.Delimiter, start, in.After, indexLive,
+			func(key string, val []byte) (bool, error) {
 				if full() {
 					return false, nil
 				}
 				o := new(Object)
-				if err := b.open(append(append([]byte(nil), base...), suffix...), val, o); err != nil {
+				if err := b.get(tx, kLatest(b.ID, b.tok(key)), o); errors.Is(err, meta.ErrNotFound) {
+					return true, nil
+				} else if err != nil {
 					return false, err
 				}
 				out.Objects = append(out.Objects, o)
@@ -174,13 +184,12 @@ func (v *Vault) ListVersions(ctx context.Context, p Principal, bucket string, in
 		if in.MaxKeys <= 0 {
 			return nil
 		}
-		base := kVersionsOfBucket(b.ID)
-		var after []byte
+		start := ""
+		var resume []byte // the sort key to continue after, within KeyMarker
 		switch {
 		case in.KeyMarker == "":
 		case in.VersionIDMarker == "":
-			// Past every version of the key marker.
-			after = kVersion(b.ID, in.KeyMarker, bytes.Repeat([]byte{0xff}, sortKeyLen))
+			start = after(in.KeyMarker)
 		default:
 			o, sk, err := findVersion(tx, b, in.KeyMarker, in.VersionIDMarker)
 			if err != nil {
@@ -189,13 +198,9 @@ func (v *Vault) ListVersions(ctx context.Context, p Principal, bucket string, in
 			if o == nil {
 				return fail("%w: version-id-marker %s does not exist", ErrInvalidArgument, in.VersionIDMarker)
 			}
-			after = kVersion(b.ID, in.KeyMarker, sk)
+			start, resume = in.KeyMarker, sk
 		}
 		n := 0
-		lastKey := ""
-		if after != nil {
-			lastKey = in.KeyMarker // a key continued from the previous page is not latest
-		}
 		full := func() bool {
 			if n == in.MaxKeys {
 				out.IsTruncated = true
@@ -203,21 +208,31 @@ func (v *Vault) ListVersions(ctx context.Context, p Principal, bucket string, in
 			}
 			return false
 		}
-		return walk(tx, base, in.Prefix, in.Delimiter, after, in.KeyMarker,
-			func(s []byte) string { return string(s[:len(s)-1-sortKeyLen]) },
-			func(key string, suffix, val []byte) (bool, error) {
-				if full() {
-					return false, nil
+		scan := func(from string, fn func(string, []byte) (bool, error)) error { return b.idx.Scan(tx, from, fn) }
+		return walk(scan, in.Prefix, in.Delimiter, start, in.KeyMarker, nil,
+			func(key string, _ []byte) (bool, error) {
+				pre := kVersionsOf(b.ID, b.tok(key))
+				from, latest := pre, true
+				if resume != nil && key == in.KeyMarker {
+					from, latest = append(append([]byte(nil), pre...), append(resume, 0)...), false
 				}
-				o := new(Object)
-				if err := b.open(append(append([]byte(nil), base...), suffix...), val, o); err != nil {
-					return false, err
-				}
-				out.Versions = append(out.Versions, VersionEntry{Object: o, IsLatest: key != lastKey})
-				lastKey = key
-				out.NextKeyMarker, out.NextVersionIDMarker = key, o.VersionID
-				n++
-				return true, nil
+				more := true
+				err := tx.Scan(from, meta.PrefixEnd(pre), func(k, val []byte) (bool, error) {
+					if full() {
+						more = false
+						return false, nil
+					}
+					o := new(Object)
+					if err := b.open(k, val, o); err != nil {
+						return false, err
+					}
+					out.Versions = append(out.Versions, VersionEntry{Object: o, IsLatest: latest})
+					latest = false
+					out.NextKeyMarker, out.NextVersionIDMarker = key, o.VersionID
+					n++
+					return true, nil
+				})
+				return more, err
 			},
 			func(cp string) (bool, error) {
 				if full() {
@@ -225,7 +240,6 @@ func (v *Vault) ListVersions(ctx context.Context, p Principal, bucket string, in
 				}
 				out.CommonPrefixes = append(out.CommonPrefixes, cp)
 				out.NextKeyMarker, out.NextVersionIDMarker = cp, ""
-				lastKey = ""
 				n++
 				return true, nil
 			})

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,7 +46,7 @@ func (v *Vault) CreateUpload(ctx context.Context, p Principal, bucket, key strin
 		if err != nil {
 			return err
 		}
-		return b.put(tx, kUpload(b.ID, key, u.ID), u)
+		return b.put(tx, kUpload(b.ID, b.tok(key), u.ID), u)
 	})
 	if err != nil {
 		return nil, err
@@ -63,7 +64,7 @@ func (v *Vault) uploadFor(ctx context.Context, tx meta.Tx, p Principal, bucket, 
 		return b, nil, fail("%w: %s", ErrNoSuchUpload, uploadID)
 	}
 	u := new(Upload)
-	switch err := b.get(tx, kUpload(b.ID, key, uploadID), u); {
+	switch err := b.get(tx, kUpload(b.ID, b.tok(key), uploadID), u); {
 	case errors.Is(err, meta.ErrNotFound):
 		return b, nil, fail("%w: %s", ErrNoSuchUpload, uploadID)
 	case err != nil:
@@ -295,7 +296,7 @@ func dropUpload(tx meta.Tx, b Bucket, u Upload, keep map[int]bool) ([]string, er
 	if err != nil {
 		return nil, err
 	}
-	return garbage, tx.Delete(kUpload(b.ID, u.Key, u.ID))
+	return garbage, tx.Delete(kUpload(b.ID, b.tok(u.Key), u.ID))
 }
 
 // AbortUpload drops a multipart upload and its parts.
@@ -334,7 +335,8 @@ type UploadsOutput struct {
 }
 
 // Uploads lists the unfinished multipart uploads of a bucket, by key, then
-// by initiation time.
+// by initiation time. Upload records are keyed by name tokens, so they are
+// read, opened and sorted here: unfinished uploads are few.
 func (v *Vault) Uploads(ctx context.Context, p Principal, bucket string, in UploadsInput) (*UploadsOutput, error) {
 	var out *UploadsOutput
 	err := v.view(ctx, func(tx meta.Tx) error {
@@ -346,47 +348,59 @@ func (v *Vault) Uploads(ctx context.Context, p Principal, bucket string, in Uplo
 		if in.MaxUploads <= 0 {
 			return nil
 		}
-		base := kUploadsOfBucket(b.ID)
-		var after []byte
-		switch {
-		case in.KeyMarker == "":
-		case in.UploadIDMarker == "":
-			after = append(kUpload(b.ID, in.KeyMarker, ""), strings.Repeat("\xff", 32)...)
-		default:
-			after = kUpload(b.ID, in.KeyMarker, in.UploadIDMarker)
-		}
-		n := 0
-		full := func() bool {
-			if n == in.MaxUploads {
-				out.IsTruncated = true
-				return true
+		var all []*Upload
+		pre := kUploadsOfBucket(b.ID)
+		err = tx.Scan(pre, meta.PrefixEnd(pre), func(k, val []byte) (bool, error) {
+			u := new(Upload)
+			if err := b.open(k, val, u); err != nil {
+				return false, err
 			}
-			return false
+			if strings.HasPrefix(u.Key, in.Prefix) {
+				all = append(all, u)
+			}
+			return true, nil
+		})
+		if err != nil {
+			return err
 		}
-		return walk(tx, base, in.Prefix, in.Delimiter, after, in.KeyMarker,
-			func(s []byte) string { return string(s[:len(s)-1-32]) },
-			func(key string, suffix, val []byte) (bool, error) {
-				if full() {
-					return false, nil
+		slices.SortFunc(all, func(a, b *Upload) int {
+			if c := strings.Compare(a.Key, b.Key); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
+		lastCP := ""
+		for _, u := range all {
+			switch {
+			case u.Key < in.KeyMarker:
+				continue
+			case u.Key == in.KeyMarker && (in.UploadIDMarker == "" || u.ID <= in.UploadIDMarker):
+				continue
+			}
+			if in.Delimiter != "" {
+				if i := strings.Index(u.Key[len(in.Prefix):], in.Delimiter); i >= 0 {
+					cp := u.Key[:len(in.Prefix)+i+len(in.Delimiter)]
+					if cp == lastCP || in.KeyMarker != "" && cp <= in.KeyMarker {
+						continue
+					}
+					if len(out.Uploads)+len(out.CommonPrefixes) == in.MaxUploads {
+						out.IsTruncated = true
+						return nil
+					}
+					lastCP = cp
+					out.CommonPrefixes = append(out.CommonPrefixes, cp)
+					out.NextKeyMarker, out.NextUploadIDMarker = cp, ""
+					continue
 				}
-				u := new(Upload)
-				if err := b.open(append(append([]byte(nil), base...), suffix...), val, u); err != nil {
-					return false, err
-				}
-				out.Uploads = append(out.Uploads, u)
-				out.NextKeyMarker, out.NextUploadIDMarker = key, u.ID
-				n++
-				return true, nil
-			},
-			func(cp string) (bool, error) {
-				if full() {
-					return false, nil
-				}
-				out.CommonPrefixes = append(out.CommonPrefixes, cp)
-				out.NextKeyMarker, out.NextUploadIDMarker = cp, ""
-				n++
-				return true, nil
-			})
+			}
+			if len(out.Uploads)+len(out.CommonPrefixes) == in.MaxUploads {
+				out.IsTruncated = true
+				return nil
+			}
+			out.Uploads = append(out.Uploads, u)
+			out.NextKeyMarker, out.NextUploadIDMarker = u.Key, u.ID
+		}
+		return nil
 	})
 	return out, err
 }
@@ -436,7 +450,7 @@ func (v *Vault) ExpireUploads(ctx context.Context) (int, error) {
 		for _, u := range expired {
 			var garbage []string
 			err := v.update(ctx, func(tx meta.Tx) error {
-				if _, err := tx.Get(kUpload(b.ID, u.Key, u.ID)); errors.Is(err, meta.ErrNotFound) {
+				if _, err := tx.Get(kUpload(b.ID, b.tok(u.Key), u.ID)); errors.Is(err, meta.ErrNotFound) {
 					return nil // completed or aborted meanwhile
 				} else if err != nil {
 					return err

@@ -223,24 +223,27 @@ func (v *Vault) addVersion(tx meta.Tx, b Bucket, o *Object) ([]string, error) {
 			return nil, err
 		}
 		garbage = g
-		if err := tx.Put(kNull(b.ID, o.Key), sk); err != nil {
+		if err := tx.Put(kNull(b.ID, b.tok(o.Key)), sk); err != nil {
 			return nil, err
 		}
 	}
-	if err := b.put(tx, kVersion(b.ID, o.Key, sk), o); err != nil {
+	if err := b.put(tx, kVersion(b.ID, b.tok(o.Key), sk), o); err != nil {
+		return nil, err
+	}
+	if err := b.indexLatest(tx, o.Key, o); err != nil {
 		return nil, err
 	}
 	if o.DeleteMarker {
-		return garbage, tx.Delete(kLatest(b.ID, o.Key))
+		return garbage, tx.Delete(kLatest(b.ID, b.tok(o.Key)))
 	}
-	return garbage, b.put(tx, kLatest(b.ID, o.Key), o)
+	return garbage, b.put(tx, kLatest(b.ID, b.tok(o.Key)), o)
 }
 
 // newestVersion returns the newest version of a key (maybe a delete
 // marker), or nil.
 func newestVersion(tx meta.Tx, b Bucket, key string) (*Object, error) {
 	var o *Object
-	pre := kVersionsOf(b.ID, key)
+	pre := kVersionsOf(b.ID, b.tok(key))
 	err := tx.Scan(pre, meta.PrefixEnd(pre), func(k, val []byte) (bool, error) {
 		o = new(Object)
 		return false, b.open(k, val, o)
@@ -251,7 +254,7 @@ func newestVersion(tx meta.Tx, b Bucket, key string) (*Object, error) {
 // dropNullVersion removes the null version of a key, if any, and returns
 // its blobs, now garbage. It does not touch l/.
 func dropNullVersion(tx meta.Tx, b Bucket, key string) ([]string, error) {
-	sk, err := tx.Get(kNull(b.ID, key))
+	sk, err := tx.Get(kNull(b.ID, b.tok(key)))
 	if errors.Is(err, meta.ErrNotFound) {
 		return nil, nil
 	} else if err != nil {
@@ -263,16 +266,15 @@ func dropNullVersion(tx meta.Tx, b Bucket, key string) ([]string, error) {
 
 // dropVersion deletes one version record and journals its blobs as garbage.
 func dropVersion(tx meta.Tx, b Bucket, key string, sk []byte) ([]string, error) {
-	bid := b.ID
 	var old Object
-	switch err := b.get(tx, kVersion(bid, key, sk), &old); {
+	switch err := b.get(tx, kVersion(b.ID, b.tok(key), sk), &old); {
 	case errors.Is(err, meta.ErrNotFound):
 		return nil, nil
 	case err != nil:
 		return nil, err
 	}
 	if old.VersionID == "null" {
-		if err := tx.Delete(kNull(bid, key)); err != nil {
+		if err := tx.Delete(kNull(b.ID, b.tok(key))); err != nil {
 			return nil, err
 		}
 	}
@@ -280,7 +282,7 @@ func dropVersion(tx meta.Tx, b Bucket, key string, sk []byte) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	return garbage, tx.Delete(kVersion(bid, key, sk))
+	return garbage, tx.Delete(kVersion(b.ID, b.tok(key), sk))
 }
 
 // markGarbage moves blobs from referenced to garbage.
@@ -306,20 +308,20 @@ func findVersion(tx meta.Tx, b Bucket, key, versionID string) (*Object, []byte, 
 	case "":
 		if b.Versioning == VersioningOff {
 			o := new(Object)
-			switch err := b.get(tx, kLatest(b.ID, key), o); {
+			switch err := b.get(tx, kLatest(b.ID, b.tok(key)), o); {
 			case errors.Is(err, meta.ErrNotFound):
 				return nil, nil, nil
 			case err != nil:
 				return nil, nil, err
 			}
-			s, err := tx.Get(kNull(b.ID, key))
+			s, err := tx.Get(kNull(b.ID, b.tok(key)))
 			if err != nil {
 				return nil, nil, err
 			}
 			return o, append([]byte(nil), s...), nil
 		}
 		var o *Object
-		pre := kVersionsOf(b.ID, key)
+		pre := kVersionsOf(b.ID, b.tok(key))
 		err := tx.Scan(pre, meta.PrefixEnd(pre), func(k, val []byte) (bool, error) {
 			o = new(Object)
 			sk = append([]byte(nil), k[len(pre):]...)
@@ -327,7 +329,7 @@ func findVersion(tx meta.Tx, b Bucket, key, versionID string) (*Object, []byte, 
 		})
 		return o, sk, err
 	case "null":
-		s, err := tx.Get(kNull(b.ID, key))
+		s, err := tx.Get(kNull(b.ID, b.tok(key)))
 		if errors.Is(err, meta.ErrNotFound) {
 			return nil, nil, nil
 		} else if err != nil {
@@ -341,7 +343,7 @@ func findVersion(tx meta.Tx, b Bucket, key, versionID string) (*Object, []byte, 
 		}
 	}
 	o := new(Object)
-	switch err := b.get(tx, kVersion(b.ID, key, sk), o); {
+	switch err := b.get(tx, kVersion(b.ID, b.tok(key), sk), o); {
 	case errors.Is(err, meta.ErrNotFound):
 		return nil, nil, nil
 	case err != nil:
@@ -364,7 +366,7 @@ func (v *Vault) GetObject(ctx context.Context, p Principal, bucket, key, version
 		if versionID == "" {
 			// Fast path: one point read for a live latest version.
 			o = &Object{tenant: b.Tenant, bucketID: b.ID}
-			err := b.get(tx, kLatest(b.ID, key), o)
+			err := b.get(tx, kLatest(b.ID, b.tok(key)), o)
 			if err == nil || !errors.Is(err, meta.ErrNotFound) {
 				return err
 			}
@@ -532,7 +534,10 @@ func (v *Vault) DeleteObject(ctx context.Context, p Principal, bucket, key, vers
 					return err
 				}
 				garbage = g
-				return tx.Delete(kLatest(b.ID, key))
+				if err := b.indexLatest(tx, key, nil); err != nil {
+					return err
+				}
+				return tx.Delete(kLatest(b.ID, b.tok(key)))
 			}
 			marker := &Object{Key: key, DeleteMarker: true}
 			garbage, err = v.addVersion(tx, b, marker)
@@ -562,10 +567,13 @@ func refreshLatest(tx meta.Tx, b Bucket, key string) error {
 	if err != nil {
 		return err
 	}
-	if o == nil || o.DeleteMarker {
-		return tx.Delete(kLatest(b.ID, key))
+	if err := b.indexLatest(tx, key, o); err != nil {
+		return err
 	}
-	return b.put(tx, kLatest(b.ID, key), o)
+	if o == nil || o.DeleteMarker {
+		return tx.Delete(kLatest(b.ID, b.tok(key)))
+	}
+	return b.put(tx, kLatest(b.ID, b.tok(key)), o)
 }
 
 // ObjectTags returns the tags of an object version.
@@ -598,7 +606,7 @@ func (v *Vault) SetObjectTags(ctx context.Context, p Principal, bucket, key, ver
 		}
 		o.Tags = tags
 		vid = o.VersionID
-		if err := b.put(tx, kVersion(b.ID, key, sk), o); err != nil {
+		if err := b.put(tx, kVersion(b.ID, b.tok(key), sk), o); err != nil {
 			return err
 		}
 		return refreshLatest(tx, b, key)

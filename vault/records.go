@@ -4,6 +4,7 @@ import (
 	"crypto/cipher"
 	"encoding/json"
 	"fmt"
+	"github.com/coffre-cloud/coffre/vault/index"
 	"time"
 )
 
@@ -54,7 +55,11 @@ type Bucket struct {
 	MK  []byte `json:"mk"`
 	MKV int    `json:"mkv"`
 
-	rec cipher.AEAD // the record sealer, set by Vault.bucketFor
+	// Set by Vault.bucketFor from the bucket key: the record sealer, the
+	// key of name tokens and the name index.
+	rec    cipher.AEAD
+	tokKey []byte
+	idx    *index.Tree
 }
 
 // Blob is a piece of an object's stored bytes: a whole single-part object,

@@ -5,12 +5,14 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
 	"strconv"
 
 	"github.com/coffre-cloud/coffre/meta"
+	"github.com/coffre-cloud/coffre/vault/index"
 )
 
 // Object and upload records (standard headers, user metadata, tags,
@@ -76,8 +78,59 @@ func (v *Vault) withRecordKey(ctx context.Context, b *Bucket) error {
 	if err != nil {
 		return err
 	}
-	b.rec, err = cipher.NewGCM(block)
-	return err
+	if b.rec, err = cipher.NewGCM(block); err != nil {
+		return err
+	}
+	if b.tokKey, err = hkdf.Key(sha256.New, mk, nil, "coffre name tokens v1", 32); err != nil {
+		return err
+	}
+	ik, err := hkdf.Key(sha256.New, mk, nil, "coffre name index v1", 32)
+	if err != nil {
+		return err
+	}
+	defer clear(ik)
+	iblock, err := aes.NewCipher(ik)
+	if err != nil {
+		return err
+	}
+	iaead, err := cipher.NewGCM(iblock)
+	if err != nil {
+		return err
+	}
+	b.idx = &index.Tree{Prefix: kIndexOf(b.ID), AEAD: iaead}
+	return nil
+}
+
+// tok is the token of an object key in the metadata store's keys: a keyed
+// hash, so that the store holds no name. 128 bits make a collision of two
+// names of one bucket negligible.
+func (b *Bucket) tok(key string) string {
+	m := hmac.New(sha256.New, b.tokKey)
+	m.Write([]byte(key))
+	return string(m.Sum(nil)[:16])
+}
+
+// The name index maps each key that has versions to one byte: 1 when its
+// latest version is live (listed by ListObjects), 0 when only older
+// versions or delete markers remain.
+var (
+	idxLive = []byte{1}
+	idxDead = []byte{0}
+)
+
+func indexLive(val []byte) bool { return len(val) == 1 && val[0] == 1 }
+
+// indexLatest records in the name index what the newest version of a key
+// is (nil: the key has no version left).
+func (b *Bucket) indexLatest(tx meta.Tx, key string, newest *Object) error {
+	switch {
+	case newest == nil:
+		_, err := b.idx.Delete(tx, key)
+		return err
+	case newest.DeleteMarker:
+		return b.idx.Put(tx, key, idxDead)
+	}
+	return b.idx.Put(tx, key, idxLive)
 }
 
 // seal encrypts a record for the metadata key k.

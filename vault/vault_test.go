@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -416,5 +418,71 @@ func TestKeyRotationAndShredding(t *testing.T) {
 	}
 	if _, err := e.v.PutObject(e.ctx, e.p, "keys", "more", vault.PutInput{Body: strings.NewReader("x"), Size: 1}); !errors.Is(err, vault.ErrKeyDestroyed) {
 		t.Fatalf("write after shredding: %v, want ErrKeyDestroyed", err)
+	}
+}
+
+// TestNamesAndMetadataAreSecret writes objects whose names, user metadata,
+// tags and headers carry a marker, then scans every byte of the metadata
+// store's files and the blobs: zero occurrences.
+func TestNamesAndMetadataAreSecret(t *testing.T) {
+	dir := t.TempDir()
+	m, err := sqlite.Open(filepath.Join(dir, "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := fs.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := vault.New(vault.Config{Meta: m, Backend: st, Keys: testenv.Keyring(t)})
+	ctx := context.Background()
+	v.CreateTenant(ctx, "ministry")
+	p := vault.Principal{Tenant: "ministry"}
+	if _, err := v.CreateBucket(ctx, p, "records"); err != nil {
+		t.Fatal(err)
+	}
+	const marker = "ZQXMARKERJW"
+	attrs := vault.ObjectAttrs{ContentType: "text/" + marker, ContentDisposition: marker, UserMeta: map[string]string{"note": marker}, Tags: map[string]string{"t": marker}}
+	for i := range 300 { // enough names to split index nodes
+		key := fmt.Sprintf("dossiers/%s-%03d/patient.txt", marker, i)
+		if _, err := v.PutObject(ctx, p, "records", key, vault.PutInput{Body: strings.NewReader(marker + " content"), Size: int64(len(marker) + 8), Attrs: attrs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := v.SetVersioning(ctx, p, "records", vault.VersioningEnabled); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.DeleteObject(ctx, p, "records", "dossiers/"+marker+"-000/patient.txt", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.CreateUpload(ctx, p, "records", "uploads/"+marker, attrs, "", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	// The listing still sees names in order.
+	out, err := v.ListObjects(ctx, p, "records", vault.ListInput{Prefix: "dossiers/", Delimiter: "/", MaxKeys: 1000})
+	if err != nil || len(out.CommonPrefixes) != 299 {
+		t.Fatalf("ListObjects = %d prefixes, %v; want 299 (one key behind a delete marker)", len(out.CommonPrefixes), err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	found := 0
+	filepath.WalkDir(dir, func(path string, d iofs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if n := bytes.Count(b, []byte(marker)); n > 0 {
+			t.Errorf("%s holds the marker %d times", path, n)
+			found += n
+		}
+		return nil
+	})
+	if found != 0 {
+		t.Fatalf("the marker appears %d times at rest, want 0", found)
 	}
 }

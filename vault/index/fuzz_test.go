@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coffre-cloud/coffre/meta"
 )
@@ -55,6 +56,11 @@ func FuzzTreeOps(f *testing.F) {
 
 func fuzzOpsBody(t *testing.T, data []byte) {
 	aead := newAEAD(t, "fuzz")
+	timer := time.AfterFunc(5*time.Second, func() { panic(fmt.Sprintf("PROBE slow input %x", data)) })
+	defer timer.Stop()
+	pf, _ := os.OpenFile("/tmp/probe.log", os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	fmt.Fprintf(pf, "%d start %d\n", os.Getpid(), len(data))
+	defer func() { fmt.Fprintf(pf, "%d end\n", os.Getpid()); pf.Close() }()
 	{
 		if len(data) == 0 {
 			return
