@@ -24,8 +24,6 @@ func (e *APIError) Error() string { return e.Code + ": " + e.Message }
 // Errors raised by the HTTP layer itself.
 var (
 	errMalformedXML          = &APIError{"MalformedXML", http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema."}
-	errInvalidArgument       = &APIError{"InvalidArgument", http.StatusBadRequest, "Invalid Argument"}
-	errInvalidRequest        = &APIError{"InvalidRequest", http.StatusBadRequest, "Invalid Request"}
 	errNotImplemented        = &APIError{"NotImplemented", http.StatusNotImplemented, "A header or query you provided implies functionality that is not implemented."}
 	errMethodNotAllowed      = &APIError{"MethodNotAllowed", http.StatusMethodNotAllowed, "The specified method is not allowed against this resource."}
 	errMissingContentLength  = &APIError{"MissingContentLength", http.StatusLengthRequired, "You must provide the Content-Length HTTP header."}
@@ -33,9 +31,6 @@ var (
 	errPreconditionFailed    = &APIError{"PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold"}
 	errMetadataTooLarge      = &APIError{"MetadataTooLarge", http.StatusBadRequest, "Your metadata headers exceed the maximum allowed metadata size."}
 	errInvalidStorageClass   = &APIError{"InvalidStorageClass", http.StatusBadRequest, "The storage class you specified is not valid"}
-	errInvalidDigest         = &APIError{"InvalidDigest", http.StatusBadRequest, "The Content-MD5 you specified is not valid."}
-	errAccessDenied          = &APIError{"AccessDenied", http.StatusForbidden, "Access Denied"}
-	errInvalidLocation       = &APIError{"InvalidLocationConstraint", http.StatusBadRequest, "The specified location-constraint is not valid"}
 	errIllegalVersioning     = &APIError{"IllegalVersioningConfigurationException", http.StatusBadRequest, "The versioning configuration specified in the request is invalid."}
 	errInvalidCopyDest       = &APIError{"InvalidRequest", http.StatusBadRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."}
 	errTooManyKeys           = &APIError{"MalformedXML", http.StatusBadRequest, "The request must contain no more than 1000 keys."}
@@ -44,9 +39,6 @@ var (
 	errInvalidPartNumber     = &APIError{"InvalidPartNumber", http.StatusRequestedRangeNotSatisfiable, "The requested partnumber is not satisfiable"}
 	errInternal              = &APIError{"InternalError", http.StatusInternalServerError, "We encountered an internal error. Please try again."}
 	errRequestTimeout        = &APIError{"RequestTimeout", http.StatusBadRequest, "Your socket connection to the server was not read from or written to within the timeout period."}
-	errConditionalConflict   = &APIError{"ConditionalRequestConflict", http.StatusConflict, "A conflicting conditional action is currently in progress against this resource."}
-	errUnexpectedContent     = &APIError{"UnexpectedContent", http.StatusBadRequest, "This request does not support content"}
-	errInvalidBucketState    = &APIError{"InvalidBucketState", http.StatusConflict, "The request is not valid with the current state of the bucket."}
 	errIncompleteBody        = &APIError{"IncompleteBody", http.StatusBadRequest, "You did not provide the number of bytes specified by the Content-Length HTTP header."}
 	errNoSuchKey             = &APIError{"NoSuchKey", http.StatusNotFound, "The specified key does not exist."}
 	errInvalidEncodingMethod = &APIError{"InvalidArgument", http.StatusBadRequest, "Invalid Encoding Method specified in Request"}

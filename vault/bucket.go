@@ -225,7 +225,7 @@ func ValidTags(tags map[string]string, max int) error {
 			return fmt.Errorf("%w: the TagValue you have provided is invalid", ErrInvalidTag)
 		}
 		if strings.HasPrefix(strings.ToLower(k), "aws:") {
-			return fmt.Errorf("%w: your TagKey cannot be prefixed with aws:", ErrInvalidTag)
+			return fmt.Errorf("%w: your TagKey cannot be prefixed with \"aws:\"", ErrInvalidTag)
 		}
 	}
 	return nil

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash"
 	"hash/crc32"
-	"hash/crc64"
 
 	"github.com/minio/crc64nvme"
 	"net/http"
@@ -51,7 +50,6 @@ const crc64NVMEPoly = 0x9A6C9329AC4BC9B5
 
 var (
 	castagnoliTable = crc32.MakeTable(crc32.Castagnoli)
-	nvmeTable       = crc64.MakeTable(crc64NVMEPoly)
 )
 
 // ParseAlgorithm parses an algorithm name, ignoring case. Unknown names

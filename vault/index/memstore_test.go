@@ -15,9 +15,13 @@ import (
 // lock. It keeps the rules of meta.Tx that the tree could break: Get returns
 // meta.ErrNotFound unwrapped, no writes in a View or inside a Scan, no use
 // of a Tx after its function returned.
+//
+// Nothing depends on the order of map iteration, so that the same calls run
+// the same code: the fuzzer's coverage guidance needs it.
 type memStore struct {
-	mu sync.RWMutex
-	m  map[string][]byte
+	mu   sync.RWMutex
+	m    map[string][]byte
+	keys []string // of m, sorted
 }
 
 var _ meta.Store = (*memStore)(nil)
@@ -46,10 +50,17 @@ func (s *memStore) Update(ctx context.Context, fn func(meta.Tx) error) error {
 	if err := fn(tx); err != nil {
 		return err
 	}
-	for k, v := range tx.writes {
-		if v == nil {
+	for _, k := range tx.order {
+		v := tx.writes[k]
+		i, found := slices.BinarySearch(s.keys, k)
+		switch {
+		case v == nil && found:
+			s.keys = slices.Delete(s.keys, i, i+1)
 			delete(s.m, k)
-		} else {
+		case v != nil && !found:
+			s.keys = slices.Insert(s.keys, i, k)
+			fallthrough
+		case v != nil:
 			s.m[k] = v
 		}
 	}
@@ -59,10 +70,12 @@ func (s *memStore) Update(ctx context.Context, fn func(meta.Tx) error) error {
 func (s *memStore) Close() error { return nil }
 
 // memTx is a transaction of memStore. writes (nil in a View) holds the
-// values written, nil for a deleted key.
+// values written, nil for a deleted key; order the keys written, in the
+// order of their first write.
 type memTx struct {
 	s        *memStore
 	writes   map[string][]byte
+	order    []string
 	scanning int
 	done     bool
 }
@@ -96,6 +109,9 @@ func (tx *memTx) write(key, value []byte) error {
 	case tx.scanning > 0:
 		return errMemInScan
 	}
+	if _, ok := tx.writes[string(key)]; !ok {
+		tx.order = append(tx.order, string(key))
+	}
 	tx.writes[string(key)] = value
 	return nil
 }
@@ -113,18 +129,23 @@ func (tx *memTx) Scan(start, end []byte, fn func(key, value []byte) (bool, error
 	in := func(k string) bool {
 		return k >= string(start) && (end == nil || k < string(end))
 	}
-	var keys []string
-	for k := range tx.s.m {
-		if _, ok := tx.writes[k]; !ok && in(k) {
-			keys = append(keys, k)
+	// The committed keys in range that the transaction did not write,
+	// and the ones it wrote, merged.
+	var keys, written []string
+	i, _ := slices.BinarySearch(tx.s.keys, string(start))
+	for ; i < len(tx.s.keys) && in(tx.s.keys[i]); i++ {
+		if _, ok := tx.writes[tx.s.keys[i]]; !ok {
+			keys = append(keys, tx.s.keys[i])
 		}
 	}
-	for k, v := range tx.writes {
-		if v != nil && in(k) {
-			keys = append(keys, k)
+	for _, k := range tx.order {
+		if tx.writes[k] != nil && in(k) {
+			written = append(written, k)
 		}
 	}
-	slices.Sort(keys)
+	slices.Sort(written)
+	keys = append(keys, written...)
+	slices.Sort(keys) // two sorted runs
 	tx.scanning++
 	defer func() { tx.scanning-- }()
 	for _, k := range keys {

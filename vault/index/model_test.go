@@ -3,7 +3,6 @@ package index
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -13,43 +12,45 @@ import (
 	"github.com/coffre-cloud/coffre/meta"
 )
 
-// model is the oracle: a map with a list of its keys for random picks.
+// model is the oracle: a map and its keys in order. It does not depend on
+// the order of map iteration, for the fuzzer's sake (see memStore).
 type model struct {
 	m    map[string][]byte
-	keys []string
-	idx  map[string]int
+	keys []string // sorted
 }
 
-func newModel() *model { return &model{m: map[string][]byte{}, idx: map[string]int{}} }
+func newModel() *model { return &model{m: map[string][]byte{}} }
 
 func (m *model) put(k string, v []byte) {
-	if _, ok := m.m[k]; !ok {
-		m.idx[k] = len(m.keys)
-		m.keys = append(m.keys, k)
+	if i, found := slices.BinarySearch(m.keys, k); !found {
+		m.keys = slices.Insert(m.keys, i, k)
 	}
 	m.m[k] = v
 }
 
 func (m *model) del(k string) {
-	i, ok := m.idx[k]
-	if !ok {
-		return
+	if i, found := slices.BinarySearch(m.keys, k); found {
+		m.keys = slices.Delete(m.keys, i, i+1)
+		delete(m.m, k)
 	}
-	last := m.keys[len(m.keys)-1]
-	m.keys[i], m.idx[last] = last, i
-	m.keys = m.keys[:len(m.keys)-1]
-	delete(m.idx, k)
-	delete(m.m, k)
 }
-
-func (m *model) sorted() []string { return slices.Sorted(maps.Keys(m.m)) }
 
 // overlay is the model as an Update sees it: the committed model plus the
 // batch's changes, which reach the model only once the Update commits
 // (Update may run its function more than once).
 type overlay struct {
-	base *model
-	w    map[string][]byte // nil value: deleted
+	base  *model
+	w     map[string][]byte // nil value: deleted
+	order []string          // keys of w in the order of their first change
+}
+
+func newOverlay(m *model) *overlay { return &overlay{base: m, w: map[string][]byte{}} }
+
+func (o *overlay) set(k string, v []byte) {
+	if _, ok := o.w[k]; !ok {
+		o.order = append(o.order, k)
+	}
+	o.w[k] = v
 }
 
 func (o *overlay) get(k string) ([]byte, bool) {
@@ -61,8 +62,8 @@ func (o *overlay) get(k string) ([]byte, bool) {
 }
 
 func (o *overlay) commit() {
-	for k, v := range o.w {
-		if v == nil {
+	for _, k := range o.order {
+		if v := o.w[k]; v == nil {
 			o.base.del(k)
 		} else {
 			o.base.put(k, v)
@@ -172,10 +173,11 @@ func apply(tx meta.Tx, tr *Tree, ov *overlay, o op) error {
 		if err := tr.Put(tx, o.key, o.val); err != nil {
 			return fmt.Errorf("Put: %w", err)
 		}
-		ov.w[o.key] = slices.Clone(o.val)
-		if ov.w[o.key] == nil {
-			ov.w[o.key] = []byte{}
+		v := slices.Clone(o.val)
+		if v == nil {
+			v = []byte{}
 		}
+		ov.set(o.key, v)
 	case opDelete:
 		existed, err := tr.Delete(tx, o.key)
 		if err != nil {
@@ -184,7 +186,7 @@ func apply(tx meta.Tx, tr *Tree, ov *overlay, o op) error {
 		if _, want := ov.get(o.key); existed != want {
 			return fmt.Errorf("Delete of a key of %d bytes = %v, want %v", len(o.key), existed, want)
 		}
-		ov.w[o.key] = nil
+		ov.set(o.key, nil)
 	case opGet:
 		v, ok, err := tr.Get(tx, o.key)
 		if err != nil {
@@ -242,7 +244,7 @@ func diffEntries(got, want []entry) string {
 // random points that stop early, Gets of present and absent keys, and the
 // invariants of checkTree.
 func verify(tx meta.Tx, tr *Tree, m *model, g *gen) (treeStats, error) {
-	sorted := m.sorted()
+	sorted := m.keys
 	got, err := scanN(tx, tr, "", -1)
 	if err != nil {
 		return treeStats{}, fmt.Errorf("Scan from \"\": %w", err)
@@ -275,7 +277,7 @@ func verify(tx meta.Tx, tr *Tree, m *model, g *gen) (treeStats, error) {
 			return treeStats{}, fmt.Errorf("Scan of %d from %.40q: %s", n, from, d)
 		}
 	}
-	ov := &overlay{base: m}
+	ov := newOverlay(m)
 	for range 50 {
 		for _, k := range []string{g.existing(m), g.key()} {
 			if err := apply(tx, tr, ov, op{kind: opGet, key: k}); err != nil {
@@ -310,7 +312,7 @@ type modelConfig struct {
 // and at the end every key is deleted: the tree must be left without a
 // record.
 func runModel(t *testing.T, s meta.Store, cfg modelConfig) {
-	tr := &Tree{Prefix: []byte("x/model/"), AEAD: newAEAD(t, "model"), MaxNodeBytes: cfg.maxBytes}
+	tr := &Tree{Prefix: []byte("x/model/"), AEAD: newAEAD("model"), MaxNodeBytes: cfg.maxBytes}
 	// A neighbour under a prefix that sorts right after the tree's, to
 	// catch a tree reading or dropping records beyond its own.
 	other := &Tree{Prefix: []byte("x/model0"), AEAD: tr.AEAD, MaxNodeBytes: cfg.maxBytes}
@@ -336,7 +338,7 @@ func runModel(t *testing.T, s meta.Store, cfg modelConfig) {
 		t.Helper()
 		var ov *overlay
 		err := s.Update(ctx, func(tx meta.Tx) error {
-			ov = &overlay{base: m, w: map[string][]byte{}}
+			ov = newOverlay(m)
 			for _, o := range ops {
 				if err := apply(tx, tr, ov, o); err != nil {
 					return fmt.Errorf("%v of a key of %d bytes: %w", o.kind, len(o.key), err)

@@ -73,7 +73,7 @@ func TestSecrecy(t *testing.T) {
 			}
 			keys := markerKeys(2000)
 			for _, size := range []int{256, 0} {
-				tr := &Tree{Prefix: fmt.Appendf(nil, "x/%d/", size), AEAD: newAEAD(t, "secrecy"), MaxNodeBytes: size}
+				tr := &Tree{Prefix: fmt.Appendf(nil, "x/%d/", size), AEAD: newAEAD("secrecy"), MaxNodeBytes: size}
 				putAll(t, s, tr, keys)
 				// Deletions rewrite and merge nodes: the marker must
 				// not surface there either.
@@ -252,7 +252,7 @@ func TestTamper(t *testing.T) {
 		for _, c := range cases {
 			t.Run(fmt.Sprintf("store=%s/tamper=%s", st.name, c.name), func(t *testing.T) {
 				s := st.open(t)
-				aead := newAEAD(t, "tamper") // one key for both trees: only the prefix tells them apart
+				aead := newAEAD("tamper") // one key for both trees: only the prefix tells them apart
 				tr := &Tree{Prefix: []byte("x/b1/"), AEAD: aead, MaxNodeBytes: 256}
 				other := &Tree{Prefix: []byte("x/b2/"), AEAD: aead, MaxNodeBytes: 256}
 				keys := markerKeys(300)
@@ -345,7 +345,7 @@ func TestTamper(t *testing.T) {
 // key, and only those; the tree is then empty and usable.
 func TestDrop(t *testing.T) {
 	s := newMemStore()
-	tr := &Tree{Prefix: []byte("x/b1/"), AEAD: newAEAD(t, "drop"), MaxNodeBytes: 256}
+	tr := &Tree{Prefix: []byte("x/b1/"), AEAD: newAEAD("drop"), MaxNodeBytes: 256}
 	next := &Tree{Prefix: []byte("x/b10/"), AEAD: tr.AEAD, MaxNodeBytes: 256} // starts with "x/b1"
 	keys := markerKeys(3000)
 	putAll(t, s, tr, keys)
@@ -354,7 +354,7 @@ func TestDrop(t *testing.T) {
 		if err := tx.Put([]byte("x/b1/unrelated-but-under-the-prefix"), []byte("v")); err != nil {
 			return err
 		}
-		wrongKey := &Tree{Prefix: tr.Prefix, AEAD: newAEAD(t, "shredded")}
+		wrongKey := &Tree{Prefix: tr.Prefix, AEAD: newAEAD("shredded")}
 		return wrongKey.Drop(tx)
 	})
 	if err != nil {
@@ -394,7 +394,7 @@ func TestDrop(t *testing.T) {
 // readers, on SQLite (run with -race): the Tree is only configuration.
 func TestConcurrent(t *testing.T) {
 	s, _ := openSQLite(t)
-	tr := &Tree{Prefix: []byte("x/c/"), AEAD: newAEAD(t, "concurrent"), MaxNodeBytes: 512}
+	tr := &Tree{Prefix: []byte("x/c/"), AEAD: newAEAD("concurrent"), MaxNodeBytes: 512}
 	const writers, updates, puts = 4, 20, 10
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*writers)

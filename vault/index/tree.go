@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/coffre-cloud/coffre/meta"
@@ -50,6 +51,10 @@ type Tree struct {
 	// when zero or negative). A node that holds a single key, or two
 	// children, may exceed it when the keys are larger than it.
 	MaxNodeBytes int
+
+	// rand, when set, replaces crypto/rand for node ids and nonces, so
+	// that fuzzing sees the same execution for the same input.
+	rand io.Reader
 }
 
 func (t *Tree) check() error {
@@ -111,12 +116,23 @@ func (t *Tree) write(tx meta.Tx, n *node) error {
 	key := t.nodeKey(n.id)
 	ns := t.AEAD.NonceSize()
 	v := make([]byte, ns, ns+len(plain)+t.AEAD.Overhead())
-	rand.Read(v) // never fails, says crypto/rand
+	t.random(v)
 	v = t.AEAD.Seal(v, v, plain, key)
 	if err := tx.Put(key, v); err != nil {
 		return fmt.Errorf("index: write node %016x: %w", n.id, err)
 	}
 	return nil
+}
+
+// random fills b with random bytes.
+func (t *Tree) random(b []byte) {
+	if t.rand == nil {
+		rand.Read(b) // never fails, says crypto/rand
+		return
+	}
+	if _, err := io.ReadFull(t.rand, b); err != nil {
+		panic(err)
+	}
 }
 
 func (t *Tree) remove(tx meta.Tx, id uint64) error {
@@ -132,7 +148,7 @@ func (t *Tree) remove(tx meta.Tx, id uint64) error {
 func (t *Tree) writeNew(tx meta.Tx, n *node) error {
 	for {
 		var b [idLen]byte
-		rand.Read(b[:])
+		t.random(b[:])
 		id := binary.BigEndian.Uint64(b[:])
 		if id == rootID {
 			continue

@@ -12,7 +12,7 @@ import (
 
 func TestInvalidArguments(t *testing.T) {
 	s := newMemStore()
-	tr := &Tree{Prefix: []byte("x/"), AEAD: newAEAD(t, "args")}
+	tr := &Tree{Prefix: []byte("x/"), AEAD: newAEAD("args")}
 	err := s.Update(ctx, func(tx meta.Tx) error {
 		for _, tt := range []struct {
 			key   string
@@ -55,7 +55,7 @@ func TestInvalidArguments(t *testing.T) {
 
 func TestScanStops(t *testing.T) {
 	s := newMemStore()
-	tr := &Tree{Prefix: []byte("x/"), AEAD: newAEAD(t, "scan"), MaxNodeBytes: 128}
+	tr := &Tree{Prefix: []byte("x/"), AEAD: newAEAD("scan"), MaxNodeBytes: 128}
 	keys := make([]string, 500)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("k%03d", i)
@@ -88,7 +88,7 @@ func TestScanStops(t *testing.T) {
 // TestCosts pins what each operation reads and writes, in node records.
 func TestCosts(t *testing.T) {
 	s := newMemStore()
-	tr := &Tree{Prefix: []byte("x/"), AEAD: newAEAD(t, "costs"), MaxNodeBytes: 1024}
+	tr := &Tree{Prefix: []byte("x/"), AEAD: newAEAD("costs"), MaxNodeBytes: 1024}
 	keys := make([]string, 5000)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("dir%02d/file-%06d", i%37, i)
@@ -151,7 +151,7 @@ func TestFill(t *testing.T) {
 				rand.New(rand.NewPCG(1, 1)).Shuffle(n, func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
 			}
 			s := newMemStore()
-			tr := &Tree{Prefix: []byte("x/"), AEAD: newAEAD(t, "fill"), MaxNodeBytes: max}
+			tr := &Tree{Prefix: []byte("x/"), AEAD: newAEAD("fill"), MaxNodeBytes: max}
 			putAll(t, s, tr, keys)
 			err := s.View(ctx, func(tx meta.Tx) error {
 				ids, err := nodeIDs(tx, tr)
