@@ -23,6 +23,16 @@ func maxKeys(q url.Values, name string) (int, error) {
 	return min(n, 1000), nil
 }
 
+// listParams reads the encoding type and the page size of a listing.
+func listParams(q url.Values, maxName string) (encoder, int, error) {
+	e, err := newEncoder(q)
+	if err != nil {
+		return false, 0, err
+	}
+	max, err := maxKeys(q, maxName)
+	return e, max, err
+}
+
 // encoder applies encoding-type=url to the keys of a listing.
 type encoder bool
 
@@ -73,11 +83,7 @@ func prefixesOf(e encoder, cps []string) []commonPrefix {
 
 func (s *Server) listObjectsV1(w http.ResponseWriter, r *request) error {
 	q := r.query
-	e, err := newEncoder(q)
-	if err != nil {
-		return err
-	}
-	max, err := maxKeys(q, "max-keys")
+	e, max, err := listParams(q, "max-keys")
 	if err != nil {
 		return err
 	}
@@ -102,11 +108,7 @@ func (s *Server) listObjectsV1(w http.ResponseWriter, r *request) error {
 
 func (s *Server) listObjectsV2(w http.ResponseWriter, r *request) error {
 	q := r.query
-	e, err := newEncoder(q)
-	if err != nil {
-		return err
-	}
-	max, err := maxKeys(q, "max-keys")
+	e, max, err := listParams(q, "max-keys")
 	if err != nil {
 		return err
 	}
@@ -145,11 +147,7 @@ func (s *Server) listObjectsV2(w http.ResponseWriter, r *request) error {
 
 func (s *Server) listVersions(w http.ResponseWriter, r *request) error {
 	q := r.query
-	e, err := newEncoder(q)
-	if err != nil {
-		return err
-	}
-	max, err := maxKeys(q, "max-keys")
+	e, max, err := listParams(q, "max-keys")
 	if err != nil {
 		return err
 	}

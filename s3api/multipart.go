@@ -220,11 +220,7 @@ func (s *Server) listParts(w http.ResponseWriter, r *request) error {
 
 func (s *Server) listUploads(w http.ResponseWriter, r *request) error {
 	q := r.query
-	e, err := newEncoder(q)
-	if err != nil {
-		return err
-	}
-	max, err := maxKeys(q, "max-uploads")
+	e, max, err := listParams(q, "max-uploads")
 	if err != nil {
 		return err
 	}
