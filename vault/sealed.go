@@ -10,6 +10,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/coffre-cloud/coffre/meta"
 	"github.com/coffre-cloud/coffre/vault/index"
@@ -61,9 +63,77 @@ func (v *Vault) openBucketKey(ctx context.Context, b Bucket) ([]byte, error) {
 	return mk, nil
 }
 
-// withRecordKey attaches the record sealer to b. It asks the tenant's KEK
-// (cached; its record is read each time, so a shredded key stops at once).
+// bucketKeys are the keys derived from a bucket key, cached: deriving them
+// costs three HKDFs and two AES key schedules, on every request otherwise.
+type bucketKeys struct {
+	rec     cipher.AEAD
+	tokKey  []byte
+	idx     cipher.AEAD
+	expires time.Time
+}
+
+// bucketKeyCache maps bucket id, KEK version and wrapped bucket key to the
+// derived keys. Entries live as long as tenant keys do in memory.
+type bucketKeyCache struct {
+	mu sync.Mutex
+	m  map[string]*bucketKeys
+}
+
+func (c *bucketKeyCache) get(k string, now time.Time) *bucketKeys {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.m[k]
+	if e == nil || now.After(e.expires) {
+		return nil
+	}
+	return e
+}
+
+func (c *bucketKeyCache) put(k string, e *bucketKeys) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= 10000 {
+		c.resetLocked()
+	}
+	c.m[k] = e
+}
+
+// reset zeroes the token keys and forgets everything.
+func (c *bucketKeyCache) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.resetLocked()
+}
+
+func (c *bucketKeyCache) resetLocked() {
+	for _, old := range c.m {
+		clear(old.tokKey)
+	}
+	c.m = make(map[string]*bucketKeys)
+}
+
+// withRecordKey attaches the record sealer, the name token key and the name
+// index to b. The tenant's KEK record is read each time (v.kek), so a
+// shredded or retired key stops at once even when the derived keys are
+// cached.
 func (v *Vault) withRecordKey(ctx context.Context, b *Bucket) error {
+	if _, err := v.kek(ctx, b.Tenant, b.MKV); err != nil {
+		return err
+	}
+	ck := b.ID + "\x00" + strconv.Itoa(b.MKV) + "\x00" + string(b.MK)
+	if e := v.bucketKeys.get(ck, v.now()); e != nil {
+		b.rec, b.tokKey, b.idx = e.rec, e.tokKey, &index.Tree{Prefix: kIndexOf(b.ID), AEAD: e.idx}
+		return nil
+	}
+	if err := v.deriveBucketKeys(ctx, b); err != nil {
+		return err
+	}
+	v.bucketKeys.put(ck, &bucketKeys{rec: b.rec, tokKey: b.tokKey, idx: b.idx.AEAD, expires: v.now().Add(v.keyCache.ttl)})
+	return nil
+}
+
+// deriveBucketKeys unwraps the bucket key and derives its keys into b.
+func (v *Vault) deriveBucketKeys(ctx context.Context, b *Bucket) error {
 	mk, err := v.openBucketKey(ctx, *b)
 	if err != nil {
 		return err

@@ -53,6 +53,7 @@ type Vault struct {
 	writing sync.Map // blob name -> struct{}
 
 	keyCache   kekCache
+	bucketKeys bucketKeyCache
 	kekUnwraps atomic.Int64
 }
 
@@ -92,6 +93,7 @@ func New(c Config) *Vault {
 // Close zeroes the tenant keys the vault holds in memory.
 func (v *Vault) Close() {
 	v.keyCache.expire(v.now(), true, "")
+	v.bucketKeys.reset()
 }
 
 // Region is the S3 region of this site.
