@@ -2,7 +2,6 @@ package vault
 
 import (
 	"context"
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/binary"
@@ -12,13 +11,17 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/crypto/chacha20poly1305"
+
 	"github.com/coffre-cloud/coffre/keys"
 	"github.com/coffre-cloud/coffre/meta"
 )
 
 // The envelope: every blob is encrypted (package crypt) under its own random
 // data key (DEK). The DEK is wrapped by the tenant's key-encryption key
-// (KEK) with AES-256-GCM, here, in the vault; the KEK is wrapped by the
+// (KEK) with XChaCha20-Poly1305, here, in the vault (its 192-bit random
+// nonces never run out, unlike AES-GCM's 96-bit ones past 2^32 wraps under
+// one key); the KEK is wrapped by the
 // site's root key inside the key store (HSM or sealed keyring). Tenant KEKs
 // are cached for a bounded time, so the key store sees O(1) operations per
 // tenant per window, never one per object; cached KEKs are zeroed when they
@@ -109,11 +112,7 @@ func (c *kekCache) get(tenant string, version int, now time.Time) cipher.AEAD {
 }
 
 func (c *kekCache) put(tenant string, version int, key []byte, now time.Time) (cipher.AEAD, error) {
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := newWrapAEAD(key)
 	if err != nil {
 		return nil, err
 	}
@@ -309,3 +308,11 @@ func (v *Vault) unwrapDEK(ctx context.Context, tenant string, b Blob, customerKe
 // KEKUnwraps counts the key store's Unwrap calls made for tenant KEKs since
 // start: the figure that shows the HSM is off the per-object path.
 func (v *Vault) KEKUnwraps() int64 { return v.kekUnwraps.Load() }
+
+// newWrapAEAD is the AEAD of every key that seals many small things with
+// random nonces: tenant KEKs (data keys), bucket keys (records, index nodes)
+// and SSE-C keys. XChaCha20-Poly1305's 192-bit nonces make random nonces
+// safe for any number of seals.
+func newWrapAEAD(key []byte) (cipher.AEAD, error) {
+	return chacha20poly1305.NewX(key)
+}

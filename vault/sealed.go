@@ -2,7 +2,6 @@ package vault
 
 import (
 	"context"
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/hmac"
@@ -20,8 +19,8 @@ import (
 // Object and upload records (standard headers, user metadata, tags,
 // checksums, data keys) are sealed in the metadata store under a key of
 // their bucket: 32 random bytes (the bucket key) wrapped by the tenant's
-// KEK and kept in the bucket record. Each record is AES-256-GCM under a key
-// derived from it, with the record's own metadata key as associated data,
+// KEK and kept in the bucket record. Each record is XChaCha20-Poly1305
+// under a key derived from it, with the record's own metadata key as associated data,
 // so that records cannot be swapped. Rotation rewraps the bucket key only;
 // shredding the tenant's KEKs makes the records unreadable too.
 
@@ -62,6 +61,11 @@ func (v *Vault) openBucketKey(ctx context.Context, b Bucket) ([]byte, error) {
 	}
 	return mk, nil
 }
+
+// indexNodeBytes sizes the nodes of the name index: every PUT of a new name
+// rewrites one leaf, every listing page reads a few (8 KiB: between 4 KiB's
+// faster writes and 16 KiB's faster scans, measured in vault/index).
+const indexNodeBytes = 8 << 10
 
 // bucketKeys are the keys derived from a bucket key, cached: deriving them
 // costs three HKDFs and two AES key schedules, on every request otherwise.
@@ -122,7 +126,7 @@ func (v *Vault) withRecordKey(ctx context.Context, b *Bucket) error {
 	}
 	ck := b.ID + "\x00" + strconv.Itoa(b.MKV) + "\x00" + string(b.MK)
 	if e := v.bucketKeys.get(ck, v.now()); e != nil {
-		b.rec, b.tokKey, b.idx = e.rec, e.tokKey, &index.Tree{Prefix: kIndexOf(b.ID), AEAD: e.idx}
+		b.rec, b.tokKey, b.idx = e.rec, e.tokKey, &index.Tree{Prefix: kIndexOf(b.ID), AEAD: e.idx, MaxNodeBytes: indexNodeBytes}
 		return nil
 	}
 	if err := v.deriveBucketKeys(ctx, b); err != nil {
@@ -144,11 +148,7 @@ func (v *Vault) deriveBucketKeys(ctx context.Context, b *Bucket) error {
 		return err
 	}
 	defer clear(k)
-	block, err := aes.NewCipher(k)
-	if err != nil {
-		return err
-	}
-	if b.rec, err = cipher.NewGCM(block); err != nil {
+	if b.rec, err = newWrapAEAD(k); err != nil {
 		return err
 	}
 	if b.tokKey, err = hkdf.Key(sha256.New, mk, nil, "coffre name tokens v1", 32); err != nil {
@@ -159,15 +159,11 @@ func (v *Vault) deriveBucketKeys(ctx context.Context, b *Bucket) error {
 		return err
 	}
 	defer clear(ik)
-	iblock, err := aes.NewCipher(ik)
+	iaead, err := newWrapAEAD(ik)
 	if err != nil {
 		return err
 	}
-	iaead, err := cipher.NewGCM(iblock)
-	if err != nil {
-		return err
-	}
-	b.idx = &index.Tree{Prefix: kIndexOf(b.ID), AEAD: iaead}
+	b.idx = &index.Tree{Prefix: kIndexOf(b.ID), AEAD: iaead, MaxNodeBytes: indexNodeBytes}
 	return nil
 }
 

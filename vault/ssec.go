@@ -1,7 +1,6 @@
 package vault
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/md5"
@@ -79,11 +78,7 @@ func customerAEAD(key []byte) (cipher.AEAD, error) {
 	if len(key) != CustomerKeySize {
 		return nil, fmt.Errorf("%w: an SSE-C key has %d bytes", ErrInvalidArgument, CustomerKeySize)
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
+	return newWrapAEAD(key)
 }
 
 func customerAD(blob string) []byte { return []byte("coffre sse-c dek v1\x00" + blob) }

@@ -108,7 +108,14 @@ func fuzzOps(t *testing.T, data []byte) {
 	}
 	flush()
 	err := s.View(ctx, func(tx meta.Tx) error {
-		_, err := verify(tx, tr, m, newGen(uint64(len(data))))
+		got, err := scanN(tx, tr, "", -1)
+		if err != nil {
+			return err
+		}
+		if d := diffEntries(got, m.expect(m.keys, "", -1)); d != "" {
+			return fmt.Errorf("Scan of the whole tree: %s", d)
+		}
+		_, err = checkTree(tx, tr)
 		return err
 	})
 	if err != nil {

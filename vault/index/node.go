@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // The limits of what the tree stores. They bound the size of an entry, so
@@ -89,8 +90,8 @@ func lcp(a, b string) int {
 }
 
 // separator returns the shortest s with a < s <= b, for a < b: the
-// shortest prefix of b that a does not start with and is less than. Keys
-// of the right node of a split are >= s, those of the left < s.
+// shortest prefix of b that sorts after a. Keys of the right node of a
+// split are >= s, those of the left < s.
 func separator(a, b string) string {
 	return b[:lcp(a, b)+1]
 }
@@ -191,6 +192,12 @@ func (d *decoder) uvarint(what string, limit int) int {
 	if d.err != nil {
 		return 0
 	}
+	if len(d.b) > 0 && d.b[0] < 0x80 && int(d.b[0]) <= limit {
+		// One byte, the common case, without binary.Uvarint.
+		x := int(d.b[0])
+		d.b = d.b[1:]
+		return x
+	}
 	x, n := binary.Uvarint(d.b)
 	switch {
 	case n <= 0:
@@ -207,17 +214,17 @@ func (d *decoder) uvarint(what string, limit int) int {
 	return int(x)
 }
 
+// bytes reads n bytes.
 func (d *decoder) bytes(what string, n int) []byte {
-	if d.err != nil {
-		return nil
+	if d.err == nil && n <= len(d.b) {
+		p := d.b[:n:n]
+		d.b = d.b[n:]
+		return p
 	}
-	if len(d.b) < n {
+	if d.err == nil {
 		d.fail("%s: %d bytes wanted, %d left", what, n, len(d.b))
-		return nil
 	}
-	p := d.b[:n:n]
-	d.b = d.b[n:]
-	return p
+	return nil
 }
 
 func (d *decoder) id() uint64 {
@@ -228,15 +235,14 @@ func (d *decoder) id() uint64 {
 	return binary.BigEndian.Uint64(p)
 }
 
-// key reads a key compressed against the previous one, which ends arena,
-// appends it to arena, and checks that it sorts after the previous one and
-// that the encoding is canonical (shared is the longest common prefix).
-func (d *decoder) key(arena []byte, prevStart int) []byte {
-	prev := arena[prevStart:]
+// key reads a key compressed against prev, checks that it sorts after prev
+// and that the encoding is canonical (shared is the longest common prefix),
+// and returns it, stored in sb.
+func (d *decoder) key(sb *strings.Builder, prev string) string {
 	shared := d.uvarint("shared prefix", len(prev))
 	suffix := d.bytes("key", d.uvarint("key suffix length", MaxKeyLen-shared))
 	if d.err != nil {
-		return arena
+		return ""
 	}
 	switch {
 	case len(suffix) == 0:
@@ -247,8 +253,12 @@ func (d *decoder) key(arena []byte, prevStart int) []byte {
 	case shared < len(prev) && suffix[0] < prev[shared]:
 		d.fail("key not after the previous one")
 	}
-	arena = append(arena, prev[:shared]...)
-	return append(arena, suffix...)
+	// The keys of a node share sb's memory: one allocation, not one per
+	// key. Strings taken from sb stay valid as it grows.
+	start := sb.Len()
+	sb.WriteString(prev[:shared])
+	sb.Write(suffix)
+	return sb.String()[start:]
 }
 
 var errEmptyInternal = errors.New("internal node without children")
@@ -257,7 +267,8 @@ var errEmptyInternal = errors.New("internal node without children")
 // outputs of encode, so that any other input, garbage included, is an
 // error: keys strictly increasing and at most MaxKeyLen bytes, values at
 // most MaxValueLen, varints minimal, padding all zeros to the next multiple
-// of padTo. It never panics and allocates in proportion to len(b).
+// of padTo. It never panics, and allocates little more than the keys it
+// returns, which are at most MaxKeyLen bytes per 4 bytes of input.
 func decodeNode(b []byte) (*node, error) {
 	if len(b) < 3 {
 		return nil, fmt.Errorf("node of %d bytes is too short", len(b))
@@ -281,26 +292,24 @@ func decodeNode(b []byte) (*node, error) {
 		return nil, errEmptyInternal
 	}
 	n.keys = make([]string, count)
-	ends := make([]int, count) // where key i ends in arena
-	arena := make([]byte, 0, min(len(b)*2, count*MaxKeyLen))
-	start := 0 // of the previous key in arena
+	var sb strings.Builder
+	sb.Grow(min(2*len(b), count*MaxKeyLen))
 	if n.leaf() {
 		n.vals = make([][]byte, count)
+		prev := ""
 		for i := 0; i < count && d.err == nil; i++ {
-			end := len(arena)
-			arena = d.key(arena, start)
-			start, ends[i] = end, len(arena)
+			n.keys[i] = d.key(&sb, prev)
 			n.vals[i] = d.bytes("value", d.uvarint("value length", MaxValueLen))
+			prev = n.keys[i]
 		}
 	} else {
 		n.kids = make([]uint64, count)
 		n.kids[0] = d.id()
-		ends[0] = 0
+		prev := ""
 		for i := 1; i < count && d.err == nil; i++ {
-			end := len(arena)
-			arena = d.key(arena, start)
-			start, ends[i] = end, len(arena)
+			n.keys[i] = d.key(&sb, prev)
 			n.kids[i] = d.id()
+			prev = n.keys[i]
 		}
 	}
 	if d.err != nil {
@@ -314,12 +323,6 @@ func decodeNode(b []byte) (*node, error) {
 		if c != 0 {
 			return nil, errors.New("padding is not zeros")
 		}
-	}
-	s := string(arena)
-	begin := 0
-	for i, end := range ends {
-		n.keys[i] = s[begin:end]
-		begin = end
 	}
 	return n, nil
 }

@@ -207,3 +207,21 @@ func TestSplit(t *testing.T) {
 		t.Errorf("split of a 500-byte entry and 50 small ones: %d pieces, the first of %d entries; want 2, the first with the large entry alone or nearly", len(pieces), pieces[0].n.count())
 	}
 }
+
+// BenchmarkDecodeNode decodes a full leaf of DefaultMaxNodeBytes, with
+// the names of the other benchmarks.
+func BenchmarkDecodeNode(b *testing.B) {
+	n := &node{}
+	for i := 0; n.size() < DefaultMaxNodeBytes; i++ {
+		n.insert(i, benchKey(i), benchVal(i))
+	}
+	enc := n.encode()
+	b.SetBytes(int64(len(enc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeNode(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n.count()), "keys/node")
+}

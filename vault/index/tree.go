@@ -33,7 +33,9 @@ const rootID = 0
 // A Tree is only configuration: every operation runs in the transaction it
 // is given, and keeps nothing once it returns, so one Tree may be used by
 // many transactions at once. Operations that change the tree need an Update
-// transaction; Get and Scan also work in a View.
+// transaction; Get and Scan also work in a View. When Put or Delete fails,
+// the tree may be half changed in the transaction: return the error from
+// the Update's function, so that nothing is committed.
 type Tree struct {
 	// Prefix is the tree's own key prefix in the store: its nodes are
 	// the records Prefix + 8-byte node id, and Drop deletes every record
@@ -48,8 +50,12 @@ type Tree struct {
 	AEAD cipher.AEAD
 	// MaxNodeBytes is the largest encoded node, before padding and
 	// sealing: a node that grows beyond it is split (DefaultMaxNodeBytes
-	// when zero or negative). A node that holds a single key, or two
-	// children, may exceed it when the keys are larger than it.
+	// when zero or negative). Each Put or Delete rewrites a leaf, so it
+	// trades bytes written per change against nodes read per listing
+	// (see doc.go). Below about 2.2 KiB, a node may not have room for two
+	// of the longest keys: a leaf of one key, or an internal node of two
+	// children, may then exceed it, and the tree gets deep; small values
+	// are for tests.
 	MaxNodeBytes int
 
 	// rand, when set, replaces crypto/rand for node ids and nonces, so

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/coffre-cloud/coffre/meta"
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
 func TestInvalidArguments(t *testing.T) {
@@ -184,5 +185,29 @@ func TestFill(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestXChaCha runs the model with XChaCha20-Poly1305, whose 24-byte random
+// nonces lift the limit on seals per key that AES-GCM has: the tree takes
+// the nonce size from the AEAD.
+func TestXChaCha(t *testing.T) {
+	aead, err := chacha20poly1305.NewX(make([]byte, chacha20poly1305.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newMemStore()
+	tr := &Tree{Prefix: []byte("x/"), AEAD: aead, MaxNodeBytes: 512}
+	keys := markerKeys(1000)
+	putAll(t, s, tr, keys)
+	err = s.View(ctx, func(tx meta.Tx) error {
+		st, err := checkTree(tx, tr)
+		if err == nil && st.keys != len(keys) {
+			err = fmt.Errorf("tree holds %d keys, want %d", st.keys, len(keys))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
