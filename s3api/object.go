@@ -435,8 +435,23 @@ func (s *Server) getObject(w http.ResponseWriter, r *request, head bool) error {
 		return err
 	}
 	defer rc.Close()
+	// Read the first 64 KiB before the status line: stored data that fails
+	// its integrity check there (or any other error) is then a 500
+	// InternalError with its request id, not a connection cut before any
+	// status, which clients see as a network failure.
+	var first []byte
+	if length > 0 {
+		first = make([]byte, min(length, 64<<10))
+		if _, err := io.ReadFull(rc, first); err != nil {
+			return err
+		}
+	}
 	w.WriteHeader(status)
-	if _, err := io.Copy(w, rc); err != nil {
+	_, err = w.Write(first)
+	if err == nil {
+		_, err = io.Copy(w, rc)
+	}
+	if err != nil {
 		// Headers are gone: all we can do is cut the connection so that the
 		// client sees a short body rather than a silently truncated object.
 		s.log.Warn("GET failed mid-stream", "bucket", r.bucket, "err", err, "request_id", r.id)

@@ -1,8 +1,3 @@
-//go:build payloadseam
-
-// The build constraint above keeps this file out until vault/object.go has
-// the payload seam that export_test.go swaps: remove it with that one.
-
 package vault_test
 
 // End-to-end cost of encryption: PUT and GET of 64 MiB objects through the

@@ -59,7 +59,7 @@ func (v *Vault) bucketFor(ctx context.Context, tx meta.Tx, p Principal, name str
 	if b.Tenant != p.Tenant {
 		return b, fail("%w", ErrAccessDenied)
 	}
-	if err := v.withRecordKey(ctx, &b); err != nil {
+	if err := v.withRecordKey(ctx, tx, &b); err != nil {
 		return b, vaultError{err}
 	}
 	return b, nil

@@ -121,7 +121,11 @@ func (c *kekCache) put(tenant string, version int, key []byte, now time.Time) (c
 	if c.m == nil {
 		c.m = make(map[string]*cachedKEK)
 	}
-	c.m[tenant+"\x00"+strconv.Itoa(version)] = &cachedKEK{aead: aead, key: key, expires: now.Add(c.ttl)}
+	k := tenant + "\x00" + strconv.Itoa(version)
+	if old := c.m[k]; old != nil {
+		clear(old.key) // an expired entry, or a concurrent unwrap's: zero it, not leave it to the GC
+	}
+	c.m[k] = &cachedKEK{aead: aead, key: key, expires: now.Add(c.ttl)}
 	return aead, nil
 }
 
@@ -175,11 +179,40 @@ func (v *Vault) currentKEK(ctx context.Context, tenant string) (cipher.AEAD, int
 
 // newKEK makes the tenant's next KEK version current, unless the current
 // version is no longer after (someone else rotated meanwhile).
+//
+// The key store call runs outside the metadata transaction: that
+// transaction runs on the store's single writer, which every write of the
+// site shares, and a key store call (an HSM over the network) is neither
+// fast nor bounded by it.
 func (v *Vault) newKEK(ctx context.Context, tenant string, after int) (cipher.AEAD, int, error) {
+	var t Tenant
+	err := v.view(ctx, func(tx meta.Tx) error {
+		err := getRecord(tx, kTenant(tenant), &t)
+		if errors.Is(err, meta.ErrNotFound) {
+			return fail("%w: %s", ErrNoSuchTenant, tenant)
+		}
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil, 0, err
+	case t.Shredded:
+		return nil, 0, fmt.Errorf("%w: tenant %s was shredded", ErrKeyDestroyed, tenant)
+	case t.KEKVersion != after:
+		aead, err := v.kek(ctx, tenant, t.KEKVersion) // lost the race: use theirs
+		return aead, t.KEKVersion, err
+	}
+	version := t.LastKEK + 1
 	key := make([]byte, 32)
 	rand.Read(key)
-	var version int
-	err := v.update(ctx, func(tx meta.Tx) error {
+	wrapped, err := v.keys.Wrap(ctx, key, kekAD(tenant, version))
+	if err != nil {
+		clear(key)
+		return nil, 0, keyErr(err)
+	}
+	theirs := 0
+	err = v.update(ctx, func(tx meta.Tx) error {
+		theirs = 0
 		var t Tenant
 		if err := getRecord(tx, kTenant(tenant), &t); errors.Is(err, meta.ErrNotFound) {
 			return fail("%w: %s", ErrNoSuchTenant, tenant)
@@ -189,14 +222,9 @@ func (v *Vault) newKEK(ctx context.Context, tenant string, after int) (cipher.AE
 		if t.Shredded {
 			return fail("%w: tenant %s was shredded", ErrKeyDestroyed, tenant)
 		}
-		if t.KEKVersion != after {
-			version = -t.KEKVersion // lost the race: use theirs
+		if t.KEKVersion != after || t.LastKEK != version-1 {
+			theirs = t.KEKVersion // someone rotated meanwhile: use theirs
 			return nil
-		}
-		version = t.LastKEK + 1
-		wrapped, err := v.keys.Wrap(ctx, key, kekAD(tenant, version))
-		if err != nil {
-			return vaultError{keyErr(err)}
 		}
 		rec := kekRecord{Version: version, Wrapped: wrapped, Created: v.now().UTC()}
 		if err := tx.Put(kKEK(tenant, version), encode(rec)); err != nil {
@@ -205,14 +233,13 @@ func (v *Vault) newKEK(ctx context.Context, tenant string, after int) (cipher.AE
 		t.KEKVersion, t.LastKEK = version, version
 		return tx.Put(kTenant(tenant), encode(t))
 	})
-	if err != nil {
+	if err != nil || theirs != 0 {
 		clear(key)
-		return nil, 0, err
-	}
-	if version < 0 {
-		clear(key)
-		aead, err := v.kek(ctx, tenant, -version)
-		return aead, -version, err
+		if err != nil {
+			return nil, 0, err
+		}
+		aead, err := v.kek(ctx, tenant, theirs)
+		return aead, theirs, err
 	}
 	aead, err := v.keyCache.put(tenant, version, key, v.now())
 	return aead, version, err
@@ -221,29 +248,59 @@ func (v *Vault) newKEK(ctx context.Context, tenant string, after int) (cipher.AE
 // kek returns the AEAD of one version of a tenant's KEK, from the cache or
 // unwrapped by the key store.
 func (v *Vault) kek(ctx context.Context, tenant string, version int) (cipher.AEAD, error) {
-	// The record is read even on a cache hit (one point read): a key that
-	// was shredded or retired, maybe by another gateway node, stops working
-	// at once rather than when the cache expires.
 	var rec kekRecord
-	err := v.view(ctx, func(tx meta.Tx) error {
-		err := getRecord(tx, kKEK(tenant, version), &rec)
-		if errors.Is(err, meta.ErrNotFound) {
-			return fail("%w: key version %d of tenant %s", ErrKeyDestroyed, version, tenant)
+	if err := v.view(ctx, func(tx meta.Tx) error { return readKEK(tx, tenant, version, &rec) }); err != nil {
+		return nil, err
+	}
+	return v.openKEK(ctx, tenant, rec)
+}
+
+// kekIn is kek for a caller inside a transaction: it reads the record
+// through tx. A View started there could wait forever for a read
+// connection that the callers' own transactions hold.
+func (v *Vault) kekIn(ctx context.Context, tx meta.Tx, tenant string, version int) (cipher.AEAD, error) {
+	var rec kekRecord
+	if err := readKEK(tx, tenant, version, &rec); err != nil {
+		return nil, err
+	}
+	return v.openKEK(ctx, tenant, rec)
+}
+
+// readKEK reads a KEK record. It is read even when the key is cached (one
+// point read): a key that was shredded or retired, maybe by another gateway
+// node, stops working at once rather than when the cache expires.
+func readKEK(tx meta.Tx, tenant string, version int, rec *kekRecord) error {
+	err := getRecord(tx, kKEK(tenant, version), rec)
+	if errors.Is(err, meta.ErrNotFound) {
+		return fail("%w: key version %d of tenant %s", ErrKeyDestroyed, version, tenant)
+	}
+	return err
+}
+
+// openKEK returns the AEAD of a KEK record's key, from the cache or
+// unwrapped by the key store.
+func (v *Vault) openKEK(ctx context.Context, tenant string, rec kekRecord) (cipher.AEAD, error) {
+	version := rec.Version
+	if aead := v.keyCache.get(tenant, version, v.now()); aead != nil {
+		return aead, nil
+	}
+	// One Unwrap per key however many requests missed the cache meanwhile:
+	// the key store sees O(1) calls per tenant per cache period.
+	aead, err, _ := v.kekFlight.Do(tenant+"\x00"+strconv.Itoa(version), func() (any, error) {
+		if aead := v.keyCache.get(tenant, version, v.now()); aead != nil {
+			return aead, nil
 		}
-		return err
+		key, err := v.keys.Unwrap(ctx, rec.Wrapped, kekAD(tenant, version))
+		if err != nil {
+			return nil, keyErr(err)
+		}
+		v.kekUnwraps.Add(1)
+		return v.keyCache.put(tenant, version, key, v.now())
 	})
 	if err != nil {
 		return nil, err
 	}
-	if aead := v.keyCache.get(tenant, version, v.now()); aead != nil {
-		return aead, nil
-	}
-	key, err := v.keys.Unwrap(ctx, rec.Wrapped, kekAD(tenant, version))
-	if err != nil {
-		return nil, keyErr(err)
-	}
-	v.kekUnwraps.Add(1)
-	return v.keyCache.put(tenant, version, key, v.now())
+	return aead.(cipher.AEAD), nil
 }
 
 // wrapDEK makes a fresh data key for a blob and wraps it with the tenant's
@@ -303,6 +360,21 @@ func (v *Vault) unwrapDEK(ctx context.Context, tenant string, b Blob, customerKe
 		return nil, ErrCustomerKeyRequired
 	}
 	return openForCustomer(customerKey, inner, b.Name)
+}
+
+// HasTenantKeys reports whether the metadata holds a tenant key, wrapped by
+// the site's root key: a site that has one must never make a new key store,
+// under whose root key none of them would open.
+func (v *Vault) HasTenantKeys(ctx context.Context) (bool, error) {
+	found := false
+	err := v.view(ctx, func(tx meta.Tx) error {
+		pre := []byte(pKEK)
+		return tx.Scan(pre, meta.PrefixEnd(pre), func(_, _ []byte) (bool, error) {
+			found = true
+			return false, nil
+		})
+	})
+	return found, err
 }
 
 // KEKUnwraps counts the key store's Unwrap calls made for tenant KEKs since

@@ -1,9 +1,3 @@
-//go:build payloadseam
-
-// The build constraint above keeps this file out until vault/object.go has
-// the payload seam (newPayloadWriter, newPayloadReader): remove it, and the
-// one in bench_e2e_test.go, when the seam lands.
-
 package vault
 
 import (

@@ -73,6 +73,9 @@ func (v *Vault) Run(ctx context.Context, c JanitorConfig) error {
 		if _, err := v.CollectGarbage(ctx, v.now().Add(-c.Grace)); err != nil {
 			v.log.Warn("collecting garbage failed", "err", err)
 		}
+		// Zero the tenant keys whose cache time is over: nothing else
+		// does until Close.
+		v.keyCache.expire(v.now(), false, "")
 		select {
 		case <-ctx.Done():
 			return nil

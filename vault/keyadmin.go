@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -55,7 +56,7 @@ func (v *Vault) RewrapTenant(ctx context.Context, tenant string, progress func(d
 		if err := v.rewrapBucketKey(ctx, &b, current); err != nil {
 			return st, err
 		}
-		if err := v.withRecordKey(ctx, &b); err != nil {
+		if err := v.withRecordKey(ctx, nil, &b); err != nil {
 			return st, err
 		}
 		prefixes := [][]byte{kVersionsOfBucket(b.ID), kLatestPrefix(b.ID)}
@@ -221,7 +222,7 @@ func (v *Vault) rewrapBucketKey(ctx context.Context, b *Bucket, current int) err
 	if b.MKV == current {
 		return nil
 	}
-	mk, err := v.openBucketKey(ctx, *b)
+	mk, err := v.openBucketKey(ctx, nil, *b)
 	if err != nil {
 		return err
 	}
@@ -287,30 +288,13 @@ func (v *Vault) RotateRootKey(ctx context.Context, retire bool) (version, rewrap
 		return version, 0, err
 	}
 	for _, k := range keysToDo {
-		err := v.update(ctx, func(tx meta.Tx) error {
-			var rec kekRecord
-			switch err := getRecord(tx, k, &rec); {
-			case errors.Is(err, meta.ErrNotFound):
-				return nil // shredded meanwhile
-			case err != nil:
-				return err
-			}
-			tenant := string(k[len(pKEK) : len(k)-5])
-			ad := kekAD(tenant, rec.Version)
-			key, err := v.keys.Unwrap(ctx, rec.Wrapped, ad)
-			if err != nil {
-				return vaultError{keyErr(err)}
-			}
-			defer clear(key)
-			if rec.Wrapped, err = v.keys.Wrap(ctx, key, ad); err != nil {
-				return vaultError{keyErr(err)}
-			}
-			return tx.Put(k, encode(rec))
-		})
+		done, err := v.rewrapKEK(ctx, k)
 		if err != nil {
 			return version, rewrapped, err
 		}
-		rewrapped++
+		if done {
+			rewrapped++
+		}
 	}
 	if retire {
 		if err := v.keys.Retire(ctx, old); err != nil {
@@ -318,6 +302,65 @@ func (v *Vault) RotateRootKey(ctx context.Context, retire bool) (version, rewrap
 		}
 	}
 	return version, rewrapped, nil
+}
+
+// rewrapKEK rewraps one tenant KEK record under the current root key. The
+// key store calls run outside the metadata transaction (whose writer every
+// write of the site shares); the record is replaced only if it did not
+// change meanwhile. done is false when the record is gone (shredded).
+func (v *Vault) rewrapKEK(ctx context.Context, k []byte) (done bool, err error) {
+	tenant := string(k[len(pKEK) : len(k)-5])
+	for {
+		var rec kekRecord
+		found := true
+		err := v.view(ctx, func(tx meta.Tx) error {
+			err := getRecord(tx, k, &rec)
+			if errors.Is(err, meta.ErrNotFound) {
+				found = false
+				return nil
+			}
+			return err
+		})
+		if err != nil || !found {
+			return false, err
+		}
+		ad := kekAD(tenant, rec.Version)
+		key, err := v.keys.Unwrap(ctx, rec.Wrapped, ad)
+		if err != nil {
+			return false, keyErr(err)
+		}
+		wrapped, err := v.keys.Wrap(ctx, key, ad)
+		clear(key)
+		if err != nil {
+			return false, keyErr(err)
+		}
+		changed, gone := false, false
+		err = v.update(ctx, func(tx meta.Tx) error {
+			changed, gone = false, false
+			var cur kekRecord
+			switch err := getRecord(tx, k, &cur); {
+			case errors.Is(err, meta.ErrNotFound):
+				gone = true
+				return nil
+			case err != nil:
+				return err
+			}
+			if !bytes.Equal(cur.Wrapped, rec.Wrapped) {
+				changed = true
+				return nil
+			}
+			cur.Wrapped = wrapped
+			return tx.Put(k, encode(cur))
+		})
+		switch {
+		case err != nil:
+			return false, err
+		case gone:
+			return false, nil
+		case !changed:
+			return true, nil
+		}
+	}
 }
 
 // ShredTenant destroys every key of the tenant: from then on every read of

@@ -426,7 +426,7 @@ func (v *Vault) ExpireUploads(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, b := range buckets {
-		if err := v.withRecordKey(ctx, &b); err != nil {
+		if err := v.withRecordKey(ctx, nil, &b); err != nil {
 			continue // a shredded tenant's uploads are unreadable anyway
 		}
 		var expired []Upload

@@ -45,9 +45,16 @@ func (v *Vault) newBucketKey(ctx context.Context, tenant, bid string) (wrapped [
 	return aead.Seal(nonce, nonce, mk, bucketKeyAD(tenant, bid, version)), version, nil
 }
 
-// openBucketKey unwraps a bucket's key with the tenant's KEK.
-func (v *Vault) openBucketKey(ctx context.Context, b Bucket) ([]byte, error) {
-	aead, err := v.kek(ctx, b.Tenant, b.MKV)
+// openBucketKey unwraps a bucket's key with the tenant's KEK. tx is the
+// caller's transaction, or nil outside one.
+func (v *Vault) openBucketKey(ctx context.Context, tx meta.Tx, b Bucket) ([]byte, error) {
+	var aead cipher.AEAD
+	var err error
+	if tx != nil {
+		aead, err = v.kekIn(ctx, tx, b.Tenant, b.MKV)
+	} else {
+		aead, err = v.kek(ctx, b.Tenant, b.MKV)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -120,8 +127,18 @@ func (c *bucketKeyCache) resetLocked() {
 // index to b. The tenant's KEK record is read each time (v.kek), so a
 // shredded or retired key stops at once even when the derived keys are
 // cached.
-func (v *Vault) withRecordKey(ctx context.Context, b *Bucket) error {
-	if _, err := v.kek(ctx, b.Tenant, b.MKV); err != nil {
+//
+// tx is the caller's transaction, or nil outside one: a View started inside
+// a transaction could wait forever for a read connection that the callers'
+// own transactions hold.
+func (v *Vault) withRecordKey(ctx context.Context, tx meta.Tx, b *Bucket) error {
+	var err error
+	if tx != nil {
+		_, err = v.kekIn(ctx, tx, b.Tenant, b.MKV)
+	} else {
+		_, err = v.kek(ctx, b.Tenant, b.MKV)
+	}
+	if err != nil {
 		return err
 	}
 	ck := b.ID + "\x00" + strconv.Itoa(b.MKV) + "\x00" + string(b.MK)
@@ -129,7 +146,7 @@ func (v *Vault) withRecordKey(ctx context.Context, b *Bucket) error {
 		b.rec, b.tokKey, b.idx = e.rec, e.tokKey, &index.Tree{Prefix: kIndexOf(b.ID), AEAD: e.idx, MaxNodeBytes: indexNodeBytes}
 		return nil
 	}
-	if err := v.deriveBucketKeys(ctx, b); err != nil {
+	if err := v.deriveBucketKeys(ctx, tx, b); err != nil {
 		return err
 	}
 	v.bucketKeys.put(ck, &bucketKeys{rec: b.rec, tokKey: b.tokKey, idx: b.idx.AEAD, expires: v.now().Add(v.keyCache.ttl)})
@@ -137,8 +154,8 @@ func (v *Vault) withRecordKey(ctx context.Context, b *Bucket) error {
 }
 
 // deriveBucketKeys unwraps the bucket key and derives its keys into b.
-func (v *Vault) deriveBucketKeys(ctx context.Context, b *Bucket) error {
-	mk, err := v.openBucketKey(ctx, *b)
+func (v *Vault) deriveBucketKeys(ctx context.Context, tx meta.Tx, b *Bucket) error {
+	mk, err := v.openBucketKey(ctx, tx, *b)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/coffre-cloud/coffre/backend"
 	"github.com/coffre-cloud/coffre/keys"
 	"github.com/coffre-cloud/coffre/meta"
@@ -54,6 +56,7 @@ type Vault struct {
 
 	keyCache   kekCache
 	bucketKeys bucketKeyCache
+	kekFlight  singleflight.Group // one key store Unwrap per key at a time
 	kekUnwraps atomic.Int64
 }
 

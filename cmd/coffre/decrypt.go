@@ -42,7 +42,7 @@ func (c *decryptCmd) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	ks, err := openKeys(ctx, *data, st.dir, kf, c.stderr)
+	ks, err := openKeys(ctx, *data, st.dir, kf, true, c.stderr) // never a new key store: it would open nothing
 	if err != nil {
 		return fmt.Errorf("opening the key store (stop the server first: it holds the keyring): %w", err)
 	}

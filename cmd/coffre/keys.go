@@ -30,7 +30,11 @@ type keyFlags struct {
 // the data it protects is the embedded default's convenience, not a
 // production setup: there, give the key through the environment from a
 // secret manager, or use an HSM.
-func openKeys(ctx context.Context, dataDir, siteDir string, kf keyFlags, stdout io.Writer) (keys.Store, error) {
+//
+// inUse says that the metadata already holds tenant keys wrapped by the
+// site's root key: a missing keyring or an HSM token without a root key is
+// then an error, never a reason to make a new root key that opens nothing.
+func openKeys(ctx context.Context, dataDir, siteDir string, kf keyFlags, inUse bool, stdout io.Writer) (keys.Store, error) {
 	if kf.pkcs11Module != "" {
 		pin, err := pkcs11.LoadPIN()
 		if err != nil {
@@ -40,6 +44,9 @@ func openKeys(ctx context.Context, dataDir, siteDir string, kf keyFlags, stdout 
 		cfg := pkcs11.Config{Module: kf.pkcs11Module, TokenLabel: kf.pkcs11Token, PIN: pin}
 		ks, err := pkcs11.Open(ctx, cfg)
 		if errors.Is(err, keys.ErrNoSuchKey) {
+			if inUse {
+				return nil, fmt.Errorf("HSM token %q holds no Coffre root key, but this site's data is encrypted under one: check --pkcs11-token (a new root key would open none of it): %w", kf.pkcs11Token, err)
+			}
 			ks, err = pkcs11.Create(ctx, cfg)
 			if err == nil {
 				fmt.Fprintf(stdout, "Created the site's first root key in HSM token %q.\n", kf.pkcs11Token)
@@ -63,6 +70,9 @@ func openKeys(ctx context.Context, dataDir, siteDir string, kf keyFlags, stdout 
 			if _, serr := os.Stat(path); serr == nil {
 				return nil, fmt.Errorf("the keyring %s exists but its unseal key does not: set %s or restore %s", path, keyring.EnvUnsealKey, keyFile)
 			}
+			if inUse {
+				return nil, fmt.Errorf("the keyring %s and its unseal key %s are missing, but this site's data is encrypted under the keyring's root key: restore both", path, keyFile)
+			}
 			if u, err = keyring.NewUnsealKey(); err == nil {
 				err = keyring.WriteUnsealKeyFile(keyFile, u)
 			}
@@ -77,6 +87,9 @@ func openKeys(ctx context.Context, dataDir, siteDir string, kf keyFlags, stdout 
 	defer u.Zero()
 	ks, err := keyring.Open(path, u)
 	if errors.Is(err, fs.ErrNotExist) {
+		if inUse {
+			return nil, fmt.Errorf("the keyring %s is missing, but this site's data is encrypted under its root key: restore the file (a new keyring would open none of it)", path)
+		}
 		ks, err = keyring.Create(path, u, nil)
 	}
 	if err != nil {

@@ -58,7 +58,12 @@ func openSite(ctx context.Context, dataDir, name string, log *slog.Logger, uploa
 	if err != nil {
 		return nil, err
 	}
-	ks, err := openKeys(ctx, dataDir, st.dir, kf, stdout)
+	inUse, err := st.vault.HasTenantKeys(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	ks, err := openKeys(ctx, dataDir, st.dir, kf, inUse, stdout)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("opening the key store: %w", err)
