@@ -14,6 +14,7 @@ APT_PACKAGES=(
 	awscli rclone s3cmd           # real S3 clients driven by tests/cli
 	softhsm2 opensc               # PKCS#11 token for keys/pkcs11 tests (softhsm2-util, pkcs11-tool)
 	gcc libc6-dev                 # cgo: keys/pkcs11 dlopens the PKCS#11 module
+	swift swift-proxy swift-account swift-container swift-object python3-swiftclient memcached # OpenStack Swift all-in-one (tempauth + s3api) for backend/swift and backend/s3 tests (testenv.Swift)
 )
 
 log() { printf 'deps: %s\n' "$*" >&2; }

@@ -1,0 +1,22 @@
+package swift_test
+
+import (
+	"testing"
+
+	"github.com/coffre-cloud/coffre/backend"
+	"github.com/coffre-cloud/coffre/backend/backendtest"
+)
+
+func benchOpts() backendtest.Opts {
+	return backendtest.Opts{New: func(tb testing.TB) backend.Store { return open(tb, config(tb)) }}
+}
+
+// BenchmarkPut measures sequential Puts of 4 KiB, 1 MiB and 64 MiB into the
+// binary's Swift (Python, on loopback, sharing the two cores).
+func BenchmarkPut(b *testing.B) { backendtest.BenchPut(b, benchOpts()) }
+
+// BenchmarkGet measures whole-blob Gets of 4 KiB, 1 MiB and 64 MiB.
+func BenchmarkGet(b *testing.B) { backendtest.BenchGet(b, benchOpts()) }
+
+// BenchmarkPutConcurrent measures 4 KiB Puts from 1, 4 and 16 goroutines.
+func BenchmarkPutConcurrent(b *testing.B) { backendtest.BenchPutConcurrent(b, benchOpts()) }
