@@ -2756,10 +2756,10 @@ func TestMalformedXML(t *testing.T) {
 	}
 	for _, op := range ops {
 		for _, b := range bodies {
+			if b.body == "" && op.emptyOK {
+				continue // an empty body is valid for this operation
+			}
 			t.Run(fmt.Sprintf("op=%s/body=%s", op.name, b.name), func(t *testing.T) {
-				if b.body == "" && op.emptyOK {
-					t.Skip("an empty body is valid for " + op.name)
-				}
 				hdr := http.Header{"Content-Md5": {md5B64([]byte(b.body))}}
 				resp, body := s.do(t, s.key, op.method, op.target, []byte(b.body), hdr)
 				wantError(t, resp, body, http.StatusBadRequest, "MalformedXML")

@@ -80,10 +80,10 @@ func TestMinioPutObject(t *testing.T) {
 	}
 	for _, tc := range tests {
 		for _, size := range streamingSizes {
+			if tc.wantTrailer != "" && size == 0 {
+				continue // minio-go sends no trailer for an empty object
+			}
 			t.Run(fmt.Sprintf("mode=%s/size=%d", tc.name, size), func(t *testing.T) {
-				if tc.wantTrailer != "" && size == 0 {
-					t.Skip("minio-go sends no trailer for an empty object")
-				}
 				c := newMinio(t, srv, tc.trailing)
 				data := randomBytes(size, uint64(size))
 				_, err := c.PutObject(context.Background(), "bucket", "dir/key with spaces+é.bin", bytes.NewReader(data), int64(size), tc.opts)
