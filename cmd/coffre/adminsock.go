@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -126,7 +127,7 @@ func callAdmin(ctx context.Context, siteDir string, op keyOp) (string, error) {
 		},
 	}}
 	body, _ := json.Marshal(op)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://coffre/v1/keys", bytesReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://coffre/v1/keys", bytes.NewReader(body))
 	if err != nil {
 		return "", err
 	}

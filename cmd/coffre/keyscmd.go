@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -10,8 +9,6 @@ import (
 	"log/slog"
 	"path/filepath"
 )
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 // keysCmd administers encryption keys: coffre keys rotate|rewrap|rotate-root|list.
 type keysCmd struct{ stdout, stderr io.Writer }
