@@ -23,22 +23,9 @@ deps:
 test-short:
 	$(GO) test -short ./...
 
-# fuzz runs every Fuzz target of the module for FUZZTIME each. Targets are
-# listed with `go test -list` in each package whose tests declare one, so a
-# new target is picked up without editing this file.
+# fuzz runs every Fuzz target of the module for FUZZTIME each (scripts/fuzz.sh).
 fuzz:
-	@set -e; n=0; \
-	pkgs=$$($(GO) list -f '{{.ImportPath}} {{.Dir}}' ./... | \
-		while read -r p d; do if grep -qs '^func Fuzz' "$$d"/*_test.go; then echo "$$p"; fi; done); \
-	for pkg in $$pkgs; do \
-		targets=$$($(GO) test -list '^Fuzz' "$$pkg"); \
-		for f in $$(echo "$$targets" | grep '^Fuzz' || true); do \
-			echo "fuzz: $$pkg $$f for $(FUZZTIME)"; \
-			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s "$$pkg"; \
-			n=$$((n+1)); \
-		done; \
-	done; \
-	echo "fuzz: ran $$n targets for $(FUZZTIME) each"
+	FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
