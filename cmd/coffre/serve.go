@@ -108,7 +108,14 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	g.Go(func() error {
 		return st.vault.Run(gctx, vault.JanitorConfig{Interval: *gcInterval, Grace: *gcGrace})
 	})
-	g.Go(func() error { return serveAdmin(gctx, st.dir, st.vault) })
+	g.Go(func() error {
+		// Without the admin socket the site still serves; key administration
+		// then waits for a restart (e.g. a data path too long for a socket).
+		if err := serveAdmin(gctx, st.dir, st.vault); err != nil {
+			log.Warn("admin socket unavailable: coffre keys and coffre tenant shred cannot reach this server", "err", err)
+		}
+		return nil
+	})
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down")
