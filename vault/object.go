@@ -454,6 +454,7 @@ type blobsReader struct {
 	left  int64
 	cur   io.Reader // decrypting reader of the current blob
 	body  io.Closer // the backend reader under cur
+	stop  func()    // stops cur's prefetching goroutine, if any
 }
 
 func (r *blobsReader) next() error {
@@ -489,16 +490,23 @@ func (r *blobsReader) next() error {
 		return fmt.Errorf("%w: blob %s: %v", ErrIntegrity, b.Name, err)
 	}
 	r.cur, r.body = dr, rc
+	if n >= prefetchMin {
+		pr := newPrefetchReader(dr)
+		r.cur, r.stop = pr, pr.stop
+	}
 	r.off = 0
 	r.blobs = r.blobs[1:]
 	return nil
 }
 
 func (r *blobsReader) closeCur() {
+	if r.stop != nil {
+		r.stop()
+	}
 	if r.body != nil {
 		r.body.Close()
 	}
-	r.cur, r.body = nil, nil
+	r.cur, r.body, r.stop = nil, nil, nil
 }
 
 func (r *blobsReader) Read(p []byte) (int, error) {
