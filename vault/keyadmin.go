@@ -88,6 +88,12 @@ func (v *Vault) RewrapTenant(ctx context.Context, tenant string, progress func(d
 			}
 		}
 	}
+	// Access key secrets are sealed under KEK versions too.
+	n, err := v.rewrapAccessKeys(ctx, tenant, current)
+	st.Blobs += n
+	if err != nil {
+		return st, err
+	}
 	// Nothing refers to older versions now: destroy them.
 	err = v.update(ctx, func(tx meta.Tx) error {
 		st.Retired = st.Retired[:0]
@@ -435,4 +441,28 @@ func (v *Vault) TenantKeys(ctx context.Context, tenant string) (KeyStatus, error
 		return ks, fmt.Errorf("tenant keys: %w", err)
 	}
 	return ks, nil
+}
+
+// rewrapAccessKeys reseals the tenant's access key secrets under its
+// current KEK.
+func (v *Vault) rewrapAccessKeys(ctx context.Context, tenant string, current int) (int, error) {
+	ks, err := v.AccessKeys(ctx, tenant)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, k := range ks {
+		if k.KEK == current {
+			continue
+		}
+		full, err := v.LookupKey(ctx, k.ID)
+		if err != nil {
+			return n, err
+		}
+		if _, err := v.PutAccessKey(ctx, tenant, full.ID, full.Secret); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }

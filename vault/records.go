@@ -20,10 +20,14 @@ type Tenant struct {
 	Shredded bool `json:"shredded,omitempty"`
 }
 
-// AccessKey is an S3 credential of a tenant.
+// AccessKey is an S3 credential of a tenant. The secret is stored sealed
+// under the tenant's KEK (version KEK): shredding the tenant revokes its
+// credentials with its data.
 type AccessKey struct {
 	ID      string    `json:"id"`
-	Secret  string    `json:"secret"`
+	Secret  string    `json:"-"` // set by LookupKey and CreateAccessKey only
+	Sealed  []byte    `json:"sealed"`
+	KEK     int       `json:"kek"`
 	Tenant  string    `json:"tenant"`
 	Created time.Time `json:"created"`
 }

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -230,7 +231,12 @@ func (v *Vault) PutAccessKey(ctx context.Context, tenant, id, secret string) (Ac
 		return AccessKey{}, fmt.Errorf("%w: access key id must have 3 to 128 characters and secret 8 to 256", ErrInvalidArgument)
 	}
 	k := AccessKey{ID: id, Secret: secret, Tenant: tenant, Created: v.now().UTC()}
-	err := v.update(ctx, func(tx meta.Tx) error {
+	aead, version, err := v.currentKEK(ctx, tenant)
+	if err != nil {
+		return AccessKey{}, err
+	}
+	k.Sealed, k.KEK = sealSecret(aead, secret, tenant, id), version
+	err = v.update(ctx, func(tx meta.Tx) error {
 		if _, err := tx.Get(kTenant(tenant)); errors.Is(err, meta.ErrNotFound) {
 			return fail("%w: %s", ErrNoSuchTenant, tenant)
 		} else if err != nil {
@@ -242,6 +248,9 @@ func (v *Vault) PutAccessKey(ctx context.Context, tenant, id, secret string) (Ac
 			return fail("%w: access key %s belongs to tenant %s", ErrInvalidArgument, id, old.Tenant)
 		case err != nil && !errors.Is(err, meta.ErrNotFound):
 			return err
+		}
+		if old.ID != "" {
+			k.Created = old.Created
 		}
 		return tx.Put(kAccess(id), encode(k))
 	})
@@ -289,5 +298,37 @@ func (v *Vault) LookupKey(ctx context.Context, id string) (AccessKey, error) {
 		}
 		return err
 	})
+	if err != nil {
+		return k, err
+	}
+	aead, err := v.kek(ctx, k.Tenant, k.KEK)
+	if err != nil {
+		return k, err
+	}
+	k.Secret, err = openSecret(aead, k)
 	return k, err
+}
+
+func secretAD(tenant, id string) []byte {
+	return []byte("coffre access key v1\x00" + tenant + "\x00" + id)
+}
+
+// sealSecret seals an access key's secret with a tenant KEK.
+func sealSecret(aead cipher.AEAD, secret, tenant, id string) []byte {
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(secret)+aead.Overhead())
+	rand.Read(nonce)
+	return aead.Seal(nonce, nonce, []byte(secret), secretAD(tenant, id))
+}
+
+// openSecret opens the sealed secret of an access key.
+func openSecret(aead cipher.AEAD, k AccessKey) (string, error) {
+	ns := aead.NonceSize()
+	if len(k.Sealed) < ns+aead.Overhead() {
+		return "", fmt.Errorf("%w: the secret of access key %s is missing", ErrIntegrity, k.ID)
+	}
+	b, err := aead.Open(nil, k.Sealed[:ns], k.Sealed[ns:], secretAD(k.Tenant, k.ID))
+	if err != nil {
+		return "", fmt.Errorf("%w: the secret of access key %s does not open", ErrIntegrity, k.ID)
+	}
+	return string(b), nil
 }

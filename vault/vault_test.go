@@ -422,8 +422,9 @@ func TestKeyRotationAndShredding(t *testing.T) {
 }
 
 // TestNamesAndMetadataAreSecret writes objects whose names, user metadata,
-// tags and headers carry a marker, then scans every byte of the metadata
-// store's files and the blobs: zero occurrences.
+// tags and headers carry a marker, and makes an access key, then scans every
+// byte of the metadata store's files and the blobs: zero occurrences of the
+// marker or of the secret.
 func TestNamesAndMetadataAreSecret(t *testing.T) {
 	dir := t.TempDir()
 	m, err := sqlite.Open(filepath.Join(dir, "meta.db"))
@@ -440,6 +441,13 @@ func TestNamesAndMetadataAreSecret(t *testing.T) {
 	p := vault.Principal{Tenant: "ministry"}
 	if _, err := v.CreateBucket(ctx, p, "records"); err != nil {
 		t.Fatal(err)
+	}
+	ak, err := v.CreateAccessKey(ctx, "ministry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := v.LookupKey(ctx, ak.ID); err != nil || got.Secret != ak.Secret {
+		t.Fatalf("LookupKey = %v, %v; want the secret back", got.Secret == ak.Secret, err)
 	}
 	const marker = "ZQXMARKERJW"
 	attrs := vault.ObjectAttrs{ContentType: "text/" + marker, ContentDisposition: marker, UserMeta: map[string]string{"note": marker}, Tags: map[string]string{"t": marker}}
@@ -478,6 +486,10 @@ func TestNamesAndMetadataAreSecret(t *testing.T) {
 		}
 		if n := bytes.Count(b, []byte(marker)); n > 0 {
 			t.Errorf("%s holds the marker %d times", path, n)
+			found += n
+		}
+		if n := bytes.Count(b, []byte(ak.Secret)); n > 0 {
+			t.Errorf("%s holds an access key's secret %d times", path, n)
 			found += n
 		}
 		return nil

@@ -83,8 +83,24 @@ func (c *keyCmd) Run(ctx context.Context, args []string) error {
 	fl := flag.NewFlagSet("key "+args[0], flag.ContinueOnError)
 	data := dataFlag(fl)
 	tenant := fl.String("tenant", "", "tenant name")
+	var kf keyFlags
+	fl.StringVar(&kf.pkcs11Module, "pkcs11-module", "", "create: PKCS#11 library, when the server is not running")
+	fl.StringVar(&kf.pkcs11Token, "pkcs11-token", "coffre", "create: HSM token label, when the server is not running")
 	if err := fl.Parse(args[1:]); err != nil {
 		return err
+	}
+	if args[0] == "create" {
+		// The secret is sealed under the tenant's key, which only the key
+		// store can open: through the serving process when it runs.
+		if *tenant == "" || fl.NArg() != 0 {
+			return fmt.Errorf("%w: key create --tenant NAME", errUsage)
+		}
+		msg, err := keyOpAnywhere(ctx, *data, kf, keyOp{Op: "key-create", Tenant: *tenant}, c.stdout)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(c.stdout, msg)
+		return nil
 	}
 	st, err := openAdmin(*data)
 	if err != nil {
@@ -92,16 +108,6 @@ func (c *keyCmd) Run(ctx context.Context, args []string) error {
 	}
 	defer st.Close()
 	switch args[0] {
-	case "create":
-		if *tenant == "" || fl.NArg() != 0 {
-			return fmt.Errorf("%w: key create --tenant NAME", errUsage)
-		}
-		k, err := st.vault.CreateAccessKey(ctx, *tenant)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "access key for tenant %s (the secret is shown only now):\n  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n", k.Tenant, k.ID, k.Secret)
-		return nil
 	case "list":
 		ks, err := st.vault.AccessKeys(ctx, *tenant)
 		if err != nil {

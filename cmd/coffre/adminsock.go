@@ -25,7 +25,7 @@ const adminSocketName = "admin.sock"
 
 // keyOp is one key administration request.
 type keyOp struct {
-	Op     string `json:"op"` // rotate, rewrap, rotate-root, shred, list
+	Op     string `json:"op"` // rotate, rewrap, rotate-root, shred, list, key-create
 	Tenant string `json:"tenant,omitempty"`
 	Retire bool   `json:"retire,omitempty"`
 }
@@ -67,6 +67,12 @@ func runKeyOp(ctx context.Context, v *vault.Vault, op keyOp) (string, error) {
 			return "", err
 		}
 		return fmt.Sprintf("tenant %s: %d key versions destroyed; its data can never be read again", op.Tenant, n), nil
+	case "key-create":
+		k, err := v.CreateAccessKey(ctx, op.Tenant)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("access key for tenant %s (the secret is shown only now):\n  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s", k.Tenant, k.ID, k.Secret), nil
 	case "list":
 		ks, err := v.TenantKeys(ctx, op.Tenant)
 		if err != nil {

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/coffre-cloud/coffre/internal/testenv"
 )
@@ -27,11 +25,10 @@ import (
 const recoverWithin = 30 * time.Second
 
 // TestHSMUnavailableFailsClosed runs a server on a SoftHSM token, then
-// unplugs the token while it serves. A write that needs the key store (the
-// first writes of a tenant made meanwhile, whose key the HSM must wrap)
-// must fail with 503 ServiceUnavailable and leave no file behind; reads
-// under a tenant key already in the cache go on. Once the token is back,
-// the same writes succeed without restarting the server.
+// unplugs the token while it serves. What needs the key store (making a
+// tenant's key, hence its access key; rotating) fails and changes nothing;
+// reads and writes under a tenant key already in the cache go on. Once the
+// token is back, the same operations succeed without restarting the server.
 func TestHSMUnavailableFailsClosed(t *testing.T) {
 	hsm := testenv.SoftHSM(t) // first: it sets SOFTHSM2_CONF, which the server inherits
 	srv := testenv.StartCoffre(t, testenv.Opts{
@@ -46,54 +43,43 @@ func TestHSMUnavailableFailsClosed(t *testing.T) {
 	putObject(t, ctx, root, "root-bucket", "before", rootBody)
 	getObject(t, ctx, root, "root-bucket", "before", rootBody)
 
-	// A tenant made beside the running server: its key does not exist yet.
-	admin(t, srv.DataDir, "tenant", "create", "--data", srv.DataDir, "late")
-	id, secret := accessKeyOf(t, admin(t, srv.DataDir, "key", "create", "--data", srv.DataDir, "--tenant", "late"))
-	late := newClient(srv.Endpoint, id, secret)
-
+	// A tenant made beside the running server while the HSM is away: its
+	// key, and so its access key (sealed under it), cannot be made.
 	offers := filepath.Join(srv.DataDir, "sites", "monaco", "offers")
 	before := filesUnder(t, offers)
 	replug := hsm.Unplug(t)
-
-	// The tenant's first writes, a bucket and an object: whichever first
-	// needs the tenant's key, which the HSM must wrap, must fail, and so
-	// the writes stop there. A bucket made is not made again.
-	body := payload(200*kib, 2)
-	bucketMade := false
-	write := func() error {
-		if !bucketMade {
-			if _, err := late.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("late-bucket")}); err != nil {
-				return err
-			}
-			bucketMade = true
-		}
-		_, err := late.PutObject(ctx, &s3.PutObjectInput{
-			Bucket: aws.String("late-bucket"), Key: aws.String("first"),
-			Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
-		})
-		return err
+	admin(t, srv.DataDir, "tenant", "create", "--data", srv.DataDir, "late")
+	if out, err := tryAdmin(t, srv.DataDir, "key", "create", "--data", srv.DataDir, "--tenant", "late"); err == nil || !strings.Contains(out, "key store") {
+		t.Fatalf("key create with the HSM unplugged: %v\n%s\nwant a failure naming the key store", err, out)
 	}
-	err := write()
-	if st, code := statusOf(err), codeOf(err); st != http.StatusServiceUnavailable || code != "ServiceUnavailable" {
-		t.Fatalf("first writes of a new tenant with the HSM unplugged: status %d %q (%v), want 503 ServiceUnavailable", st, code, err)
+	// A key rotation needs the HSM too, and must change nothing.
+	if out, err := tryAdmin(t, srv.DataDir, "keys", "rotate", "--data", srv.DataDir, "--tenant", "root"); err == nil {
+		t.Fatalf("keys rotate with the HSM unplugged succeeded:\n%s", out)
 	}
-	if after := filesUnder(t, offers); !sameFiles(before, after) {
-		t.Fatalf("a write refused for want of a key left files: before %v, after %v; want nothing written", before, after)
+	// Writes and reads under a cached tenant key need no key store call.
+	putObject(t, ctx, root, "root-bucket", "during", rootBody)
+	if after := filesUnder(t, offers); len(after) != len(before)+1 {
+		t.Fatalf("%d files in the offer after one PUT, want %d", len(after), len(before)+1)
 	}
+	before = filesUnder(t, offers)
 	// Reads under a cached tenant key need no key store call.
 	getObject(t, ctx, root, "root-bucket", "before", rootBody)
 
 	replug()
 	deadline := time.Now().Add(recoverWithin)
-	for err = write(); err != nil; err = write() {
-		if st := statusOf(err); st != http.StatusServiceUnavailable {
-			t.Fatalf("writes after the HSM came back: status %d (%v), want success, or 503 until the server reconnects", st, err)
-		}
+	var out string
+	var err error
+	for out, err = tryAdmin(t, srv.DataDir, "key", "create", "--data", srv.DataDir, "--tenant", "late"); err != nil; out, err = tryAdmin(t, srv.DataDir, "key", "create", "--data", srv.DataDir, "--tenant", "late") {
 		if time.Now().After(deadline) {
-			t.Fatalf("writes still fail %v after the HSM came back: %v; want the server to reconnect by itself", recoverWithin, err)
+			t.Fatalf("key create still fails %v after the HSM came back: %v\n%s; want the server to reconnect by itself", recoverWithin, err, out)
 		}
 		time.Sleep(100 * time.Millisecond) // polling interval, not synchronization
 	}
+	id, secret := accessKeyOf(t, out)
+	late := newClient(srv.Endpoint, id, secret)
+	body := payload(200*kib, 2)
+	createBucket(t, ctx, late, "late-bucket")
+	putObject(t, ctx, late, "late-bucket", "first", body)
 	getObject(t, ctx, late, "late-bucket", "first", body)
 	if n, want := len(filesUnder(t, offers))-len(before), 1; n != want {
 		t.Fatalf("%d new files in the offer after one successful PUT, want %d", n, want)
@@ -253,6 +239,17 @@ func refuseToServe(t *testing.T, srv *testenv.Server, env ...string) string {
 // standard output.
 func admin(t *testing.T, dataDir string, args ...string) string {
 	t.Helper()
+	out, err := tryAdmin(t, dataDir, args...)
+	if err != nil {
+		t.Fatalf("coffre %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// tryAdmin runs an admin command and returns its output (stdout, then
+// stderr) and error.
+func tryAdmin(t *testing.T, dataDir string, args ...string) (string, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, testenv.BuildCoffre(t), args...)
@@ -260,10 +257,7 @@ func admin(t *testing.T, dataDir string, args ...string) string {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("coffre %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.Bytes())
-	}
-	return string(out)
+	return string(out) + stderr.String(), err
 }
 
 // accessKeyOf reads the credentials `coffre key create` prints.
