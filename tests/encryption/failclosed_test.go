@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/coffre-cloud/coffre/internal/testenv"
 )
 
