@@ -295,6 +295,24 @@ func (c *Config) Place(site, tenant string, s policy.Sensitivity) (policy.Decisi
 	return policy.Place(c.PolicyRules(), s, candidates, chosen)
 }
 
+// SitePlacer places the buckets of a site's tenants (vault.Placer).
+type SitePlacer struct {
+	c    *Config
+	site string
+}
+
+// Placer returns the placer of a site.
+func (c *Config) Placer(site string) SitePlacer { return SitePlacer{c, site} }
+
+// Place decides which offer holds a bucket of sensitivity s of tenant: the
+// offer named when it is allowed, else as Config.Place decides.
+func (p SitePlacer) Place(tenant string, s policy.Sensitivity, offer string) (policy.Decision, error) {
+	if offer == "" {
+		return p.c.Place(p.site, tenant, s)
+	}
+	return policy.Place(p.c.PolicyRules(), s, p.c.Candidates(p.site, tenant), offer)
+}
+
 // Path resolves a path of the configuration: absolute paths stay, relative
 // ones are relative to the data directory.
 func (c *Config) Path(p string) string {

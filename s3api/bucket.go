@@ -1,11 +1,13 @@
 package s3api
 
 import (
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/coffre-cloud/coffre/policy"
 	"github.com/coffre-cloud/coffre/vault"
 )
 
@@ -40,7 +42,12 @@ func (s *Server) listBuckets(w http.ResponseWriter, r *request) error {
 	return writeXML(w, res)
 }
 
+// createBucket places the bucket where its sensitivity allows. The client
+// says what it wants in the LocationConstraint (a sensitivity, an offer,
+// or SENSITIVITY:OFFER; the site's region asks for nothing) or in the
+// x-coffre-sensitivity and x-coffre-offer headers, for SDKs.
 func (s *Server) createBucket(w http.ResponseWriter, r *request) error {
+	var pl vault.Placement
 	if r.auth.DecodedLength > 0 {
 		var cfg createBucketConfiguration
 		if err := readXML(r, 64<<10, &cfg); err != nil {
@@ -49,25 +56,43 @@ func (s *Server) createBucket(w http.ResponseWriter, r *request) error {
 		// "aws-global" is what aws cli sends when no region is configured:
 		// it asks for no particular place.
 		if lc := cfg.LocationConstraint; lc != "" && lc != "aws-global" && lc != s.vault.Region() {
-			return &APIError{"InvalidLocationConstraint", http.StatusBadRequest,
-				"The specified location-constraint " + lc + " is not valid: this site's region is " + s.vault.Region() + "."}
+			var ok bool
+			if pl, ok = vault.ParseLocation(lc, s.vault.Offers()); !ok {
+				return &APIError{"InvalidLocationConstraint", http.StatusBadRequest,
+					"The specified location-constraint " + lc + " is not valid: use this site's region (" + s.vault.Region() +
+						"), a sensitivity (high, medium, low), an offer (" + strings.Join(s.vault.Offers(), ", ") + ") or SENSITIVITY:OFFER."}
+			}
 		}
+	}
+	if h := r.Header.Get("x-coffre-sensitivity"); h != "" {
+		v, err := policy.ParseSensitivity(h)
+		if err != nil {
+			return &APIError{"InvalidArgument", http.StatusBadRequest, "x-coffre-sensitivity: " + err.Error()}
+		}
+		pl.Sensitivity = v
+	}
+	if h := r.Header.Get("x-coffre-offer"); h != "" {
+		pl.Offer = h
 	}
 	if acl := r.Header.Get("x-amz-acl"); acl != "" && acl != "private" {
 		return &APIError{"NotImplemented", http.StatusNotImplemented, "Only the private canned ACL is supported; Coffre never makes a bucket public."}
 	}
-	if _, err := s.vault.CreateBucket(r.Context(), r.principal, r.bucket); err != nil {
+	b, err := s.vault.CreateBucket(r.Context(), r.principal, r.bucket, pl)
+	if err != nil {
 		return err
 	}
+	setPlacementHeaders(w, b)
 	w.Header().Set("Location", "/"+r.bucket)
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
 
 func (s *Server) headBucket(w http.ResponseWriter, r *request) error {
-	if _, err := s.vault.Bucket(r.Context(), r.principal, r.bucket); err != nil {
+	b, err := s.vault.Bucket(r.Context(), r.principal, r.bucket)
+	if err != nil {
 		return err
 	}
+	setPlacementHeaders(w, b)
 	w.Header().Set("x-amz-bucket-region", s.vault.Region())
 	w.WriteHeader(http.StatusOK)
 	return nil
@@ -213,4 +238,17 @@ func (s *Server) getACLOK(w http.ResponseWriter, r *request) error {
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// setPlacementHeaders says where a bucket is: its sensitivity, its offer,
+// and the progress of a migration.
+func setPlacementHeaders(w http.ResponseWriter, b vault.Bucket) {
+	h := w.Header()
+	h.Set("x-coffre-sensitivity", b.Sensitivity.String())
+	if b.Offer != "" {
+		h.Set("x-coffre-offer", b.Offer)
+	}
+	if m := b.Migration; m != nil {
+		h.Set("x-coffre-migration", fmt.Sprintf("from=%s; to-sensitivity=%s; moved=%d/%d", m.From, m.To, m.MovedBlobs, m.Blobs))
+	}
 }

@@ -65,6 +65,8 @@ func (s *Server) dispatch(w http.ResponseWriter, r *request) error {
 		}
 		return errMethodNotAllowed
 	}
+	// Counted against the bucket's offer, for usage and billing.
+	defer s.vault.CountRequest(r.principal.Tenant, r.bucket)
 	if r.key == "" {
 		return s.dispatchBucket(w, r)
 	}

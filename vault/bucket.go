@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"strings"
 
 	"github.com/coffre-cloud/coffre/meta"
+	"github.com/coffre-cloud/coffre/policy"
 )
 
 // ValidBucketName applies the AWS naming rules for general purpose buckets
@@ -59,19 +61,24 @@ func (v *Vault) bucketFor(ctx context.Context, tx meta.Tx, p Principal, name str
 	if b.Tenant != p.Tenant {
 		return b, fail("%w", ErrAccessDenied)
 	}
+	v.bucketOffer.Store(name, [2]string{b.Tenant, v.offerName(b.Offer)})
 	if err := v.withRecordKey(ctx, tx, &b); err != nil {
 		return b, vaultError{err}
 	}
 	return b, nil
 }
 
-// CreateBucket creates a bucket for p's tenant.
-func (v *Vault) CreateBucket(ctx context.Context, p Principal, name string) (Bucket, error) {
+// CreateBucket creates a bucket for p's tenant, on the offer the placement
+// rules choose for its sensitivity (or allow, when pl names one).
+func (v *Vault) CreateBucket(ctx context.Context, p Principal, name string, pl Placement) (Bucket, error) {
 	if err := ValidBucketName(name); err != nil {
 		return Bucket{}, err
 	}
-	b := Bucket{Name: name, ID: randomID(8), Tenant: p.Tenant, Created: v.now().UTC()}
-	var err error
+	offer, err := v.place(p.Tenant, pl)
+	if err != nil {
+		return Bucket{}, err
+	}
+	b := Bucket{Name: name, ID: randomID(8), Tenant: p.Tenant, Created: v.now().UTC(), Sensitivity: pl.Sensitivity, Offer: offer}
 	if b.MK, b.MKV, err = v.newBucketKey(ctx, p.Tenant, b.ID); err != nil {
 		return Bucket{}, err
 	}
@@ -87,6 +94,9 @@ func (v *Vault) CreateBucket(ctx context.Context, p Principal, name string) (Buc
 		}
 		return tx.Put(kBucket(name), encode(b))
 	})
+	if err == nil {
+		v.log.Info("bucket placed", "event", "placement.create", "tenant", b.Tenant, "bucket", name, "sensitivity", b.Sensitivity, "offer", offer)
+	}
 	return b, err
 }
 
@@ -159,13 +169,16 @@ func (v *Vault) DeleteBucket(ctx context.Context, p Principal, name string) erro
 			if err := b.get(tx, uk, &u); err != nil {
 				return err
 			}
-			g, err := dropUpload(tx, b, u, nil)
+			g, err := v.dropUpload(tx, b, u, nil)
 			if err != nil {
 				return err
 			}
 			garbage = append(garbage, g...)
 		}
 		if err := b.idx.Drop(tx); err != nil {
+			return err
+		}
+		if err := tx.Delete(kMigrating(name)); err != nil {
 			return err
 		}
 		return tx.Delete(kBucket(name))
@@ -181,30 +194,61 @@ func (v *Vault) SetVersioning(ctx context.Context, p Principal, name string, sta
 	if state != VersioningEnabled && state != VersioningSuspended {
 		return fmt.Errorf("%w: versioning status must be Enabled or Suspended", ErrInvalidArgument)
 	}
-	return v.updateBucket(ctx, p, name, func(b *Bucket) error {
+	return v.updateBucket(ctx, p, name, func(_ meta.Tx, b *Bucket) error {
 		b.Versioning = state
 		return nil
 	})
 }
 
-// SetBucketTags replaces a bucket's tag set (nil deletes it).
+// SetBucketTags replaces a bucket's tag set (nil deletes it). A
+// coffre:sensitivity tag changes the bucket's sensitivity in the same
+// transaction (see SetSensitivity); lowering it needs the tag
+// coffre:allow-lowering=true beside it, which is not kept.
 func (v *Vault) SetBucketTags(ctx context.Context, p Principal, name string, tags map[string]string) error {
 	if err := ValidTags(tags, 50); err != nil {
 		return err
 	}
-	return v.updateBucket(ctx, p, name, func(b *Bucket) error {
+	sens, change := tags[TagSensitivity]
+	allowLowering := tags[TagAllowLowering] == "true"
+	var to policy.Sensitivity
+	if change {
+		var err error
+		if to, err = policy.ParseSensitivity(sens); err != nil || sens == "" {
+			return fmt.Errorf("%w: tag %s must be high, medium or low", ErrInvalidTag, TagSensitivity)
+		}
+	}
+	if _, ok := tags[TagAllowLowering]; ok {
+		tags = maps.Clone(tags)
+		delete(tags, TagAllowLowering)
+	}
+	var started *Bucket
+	err := v.updateBucket(ctx, p, name, func(tx meta.Tx, b *Bucket) error {
+		started = nil
+		if change {
+			was := b.Migration
+			if err := v.changeSensitivity(tx, b, to, allowLowering); err != nil {
+				return err
+			}
+			if was == nil && b.Migration != nil {
+				started = b
+			}
+		}
 		b.Tags = tags
 		return nil
 	})
+	if err == nil && started != nil {
+		v.migrationStarted(*started)
+	}
+	return err
 }
 
-func (v *Vault) updateBucket(ctx context.Context, p Principal, name string, fn func(*Bucket) error) error {
+func (v *Vault) updateBucket(ctx context.Context, p Principal, name string, fn func(meta.Tx, *Bucket) error) error {
 	return v.update(ctx, func(tx meta.Tx) error {
 		b, err := v.bucketFor(ctx, tx, p, name)
 		if err != nil {
 			return err
 		}
-		if err := fn(&b); err != nil {
+		if err := fn(tx, &b); err != nil {
 			return err
 		}
 		return tx.Put(kBucket(name), encode(b))

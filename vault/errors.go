@@ -30,4 +30,14 @@ var (
 	ErrIncompleteBody      = errors.New("you did not provide the number of bytes specified by the Content-Length HTTP header")
 	ErrBackendUnavailable  = errors.New("the storage backend is unavailable")
 	ErrMetadataUnavailable = errors.New("the metadata store is unavailable")
+	// ErrPlacementRefused: the placement rules refuse where a bucket
+	// would go; the error says which rule and which offer.
+	ErrPlacementRefused = errors.New("placement refused")
+	// ErrInvalidLocation: the location asked for names no sensitivity
+	// and no offer of this site.
+	ErrInvalidLocation = errors.New("the specified location-constraint is not valid")
+	ErrQuotaExceeded   = errors.New("quota exceeded")
+	// ErrMigrating: the bucket's data is moving to another offer; its
+	// placement cannot change until that ends.
+	ErrMigrating = errors.New("the bucket is migrating to another offer")
 )

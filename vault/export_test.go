@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"context"
 	"io"
 	"testing"
 
@@ -156,3 +157,6 @@ func (r *nullReader) Read(p []byte) (int, error) {
 	r.plain = r.plain[n:]
 	return n, nil
 }
+
+// Account runs the usage accounting the janitor runs every interval.
+func Account(v *Vault, ctx context.Context) error { return v.account(ctx) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/coffre-cloud/coffre/backend"
@@ -30,14 +31,16 @@ func (v *Vault) collect(_ context.Context, garbage []string) {
 	}
 }
 
-// removeBlobs deletes blobs that were never committed (a failed write).
-func (v *Vault) removeBlobs(names ...string) {
+// removeBlob deletes a blob that was never committed (a failed write).
+func (v *Vault) removeBlob(bl Blob) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, n := range names {
-		if err := v.store.Delete(ctx, n); err != nil {
-			v.log.Warn("removing an uncommitted blob failed; the next sweep will retry", "blob", n, "err", err)
-		}
+	store, err := v.offerStore(bl.offer)
+	if err == nil {
+		err = store.Delete(ctx, bl.Name)
+	}
+	if err != nil {
+		v.log.Warn("removing an uncommitted blob failed; the next sweep will retry", "blob", bl.Name, "offer", bl.offer, "err", err)
 	}
 }
 
@@ -57,6 +60,13 @@ func (v *Vault) Run(ctx context.Context, c JanitorConfig) error {
 	if c.Grace == 0 {
 		c.Grace = time.Minute
 	}
+	migrated := make(chan struct{})
+	go func() {
+		defer close(migrated)
+		v.migrator(ctx, c.Interval)
+	}()
+	defer func() { <-migrated }()
+	defer v.account(context.WithoutCancel(ctx))
 	if n, err := v.Sweep(ctx); err != nil {
 		v.log.Warn("sweeping unreferenced blobs failed", "err", err)
 	} else if n > 0 {
@@ -72,6 +82,9 @@ func (v *Vault) Run(ctx context.Context, c JanitorConfig) error {
 		}
 		if _, err := v.CollectGarbage(ctx, v.now().Add(-c.Grace)); err != nil {
 			v.log.Warn("collecting garbage failed", "err", err)
+		}
+		if err := v.account(ctx); err != nil {
+			v.log.Warn("accounting usage failed", "err", err)
 		}
 		// Zero the tenant keys whose cache time is over: nothing else
 		// does until Close.
@@ -97,35 +110,40 @@ func (v *Vault) CollectGarbage(ctx context.Context, before time.Time) (int, erro
 	const batch = 256
 	total := 0
 	for {
-		var names []string
+		var keys [][]byte
 		err := v.view(ctx, func(tx meta.Tx) error {
-			names = names[:0]
+			keys = keys[:0]
 			pre := []byte(pGarbage)
 			return tx.Scan(pre, meta.PrefixEnd(pre), func(k, val []byte) (bool, error) {
 				if len(val) == 8 && int64(binary.BigEndian.Uint64(val)) > before.UnixNano() {
 					return true, nil
 				}
-				names = append(names, string(k[len(pre):]))
-				return len(names) < batch, nil
+				keys = append(keys, append([]byte(nil), k...))
+				return len(keys) < batch, nil
 			})
 		})
-		if err != nil || len(names) == 0 {
+		if err != nil || len(keys) == 0 {
 			return total, err
 		}
-		done := names[:0]
-		for _, n := range names {
-			if err := v.store.Delete(ctx, n); err != nil {
-				v.log.Warn("deleting a garbage blob failed; will retry", "blob", n, "err", err)
+		done := keys[:0]
+		for _, k := range keys {
+			name, offer := parseGarbageKey(k)
+			store, err := v.offerStore(offer)
+			if err == nil {
+				err = store.Delete(ctx, name)
+			}
+			if err != nil {
+				v.log.Warn("deleting a garbage blob failed; will retry", "blob", name, "offer", v.offerName(offer), "err", err)
 				continue
 			}
-			done = append(done, n)
+			done = append(done, k)
 		}
 		if len(done) == 0 {
 			return total, nil
 		}
 		err = v.update(ctx, func(tx meta.Tx) error {
-			for _, n := range done {
-				if err := tx.Delete(kGarbage(n)); err != nil {
+			for _, k := range done {
+				if err := tx.Delete(k); err != nil {
 					return err
 				}
 			}
@@ -135,31 +153,39 @@ func (v *Vault) CollectGarbage(ctx context.Context, before time.Time) (int, erro
 			return total, err
 		}
 		total += len(done)
-		if len(names) < batch {
+		if len(keys) < batch {
 			return total, nil
 		}
 	}
 }
 
 // Sweep deletes blobs that no record references and that are older than this
-// vault's start: what a crash between a blob write and its commit leaves.
+// vault's start, on every offer: what a crash between a blob write and its
+// commit leaves (or, during a migration, between a copy and its commit).
 func (v *Vault) Sweep(ctx context.Context) (int, error) {
+	n := 0
+	var errs []error
+	for _, offer := range v.Offers() {
+		m, err := v.sweepOffer(ctx, offer)
+		n += m
+		if err != nil {
+			errs = append(errs, fmt.Errorf("offer %s: %w", offer, err))
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+func (v *Vault) sweepOffer(ctx context.Context, offer string) (int, error) {
+	store := v.offers[offer]
 	var orphans []string
-	err := v.store.List(ctx, "", func(info backend.Info) error {
+	err := store.List(ctx, "", func(info backend.Info) error {
 		if _, busy := v.writing.Load(info.Name); busy || !info.ModTime.Before(v.started) {
 			return nil
 		}
 		var referenced bool
-		err := v.view(ctx, func(tx meta.Tx) error {
-			referenced = false
-			for _, k := range [][]byte{kRef(info.Name), kGarbage(info.Name)} {
-				if _, err := tx.Get(k); err == nil {
-					referenced = true
-				} else if !errors.Is(err, meta.ErrNotFound) {
-					return err
-				}
-			}
-			return nil
+		err := v.view(ctx, func(tx meta.Tx) (err error) {
+			referenced, err = v.referencedOn(tx, info.Name, offer)
+			return err
 		})
 		if err != nil {
 			return err
@@ -174,7 +200,7 @@ func (v *Vault) Sweep(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, name := range orphans {
-		if err := v.store.Delete(ctx, name); err == nil {
+		if err := store.Delete(ctx, name); err == nil {
 			n++
 		}
 	}

@@ -19,8 +19,12 @@ import (
 //	n/<bid>/<key>                      sort key of the null version
 //	u/<bid>/<key> 0x00 <upload id>     Upload
 //	p/<upload id>/<part number u32be>  Part
-//	r/<blob>                           the blob is referenced (by a version or an upload)
-//	g/<blob>                           the blob is garbage: delete it, then this record
+//	r/<blob>                           the blob is referenced (by a version or an upload); value: its offer
+//	o/<offer>/<bid>/<blob>             the bucket's blob is on the offer; value: its size (offers.go)
+//	g/<blob> 0x00 <offer>              the blob is garbage on the offer: delete it, then this record
+//	q/<tenant> 0x00 <offer>            what the tenant stores on the offer (offers.go)
+//	m/<month>/<tenant> 0x00 <offer>    the tenant's usage of the offer in a month (usage.go)
+//	w/<bucket name>                    the bucket is migrating to another offer (migrate.go)
 //	x/<bid>/<node id>                  a node of the bucket's name index (sealed)
 //	K/<tenant>/<version>               a tenant KEK wrapped by the root key
 //
@@ -68,8 +72,7 @@ func kPart(uploadID string, n int) []byte {
 	return binary.BigEndian.AppendUint32(kPartsOf(uploadID), uint32(n))
 }
 
-func kRef(blob string) []byte     { return []byte(pRef + blob) }
-func kGarbage(blob string) []byte { return []byte(pGarbage + blob) }
+func kRef(blob string) []byte { return []byte(pRef + blob) }
 
 // A sort key orders the versions of one key newest first: 8 bytes of
 // inverted nanoseconds, then 8 random bytes so that two versions made in the

@@ -103,7 +103,10 @@ func (v *Vault) UploadPart(ctx context.Context, p Principal, bucket, key, upload
 	if err := u.SSEC.check(in.CustomerKey); err != nil {
 		return nil, fmt.Errorf("%w (every part of an upload uses the customer key given when it was created)", err)
 	}
-	blob, etag, err := v.writeBlob(ctx, blobPlace{p.Tenant, b.ID, key}, in.Body, in.Size, in.CustomerKey)
+	if err := v.precheckQuota(ctx, b, "", in.Size); err != nil {
+		return nil, err
+	}
+	blob, etag, err := v.writeBlob(ctx, blobPlace{p.Tenant, b.ID, key, b.Offer}, in.Body, in.Size, in.CustomerKey)
 	if err != nil {
 		return nil, err
 	}
@@ -117,25 +120,32 @@ func (v *Vault) UploadPart(ctx context.Context, p Principal, bucket, key, upload
 	var garbage []string
 	err = v.update(ctx, func(tx meta.Tx) error {
 		garbage = garbage[:0]
-		if _, _, err := v.uploadFor(ctx, tx, p, bucket, key, uploadID); err != nil {
+		b, _, err := v.uploadFor(ctx, tx, p, bucket, key, uploadID)
+		if err != nil {
+			return err
+		}
+		if err := v.checkOffer(b, blob); err != nil {
 			return err
 		}
 		var old Part
 		switch err := getRecord(tx, kPart(uploadID, number), &old); {
 		case err == nil:
-			if garbage, err = markGarbage(tx, []Blob{{Name: old.Blob}}); err != nil {
+			if garbage, err = v.markGarbage(tx, b, []Blob{{Name: old.Blob, Size: old.Size}}); err != nil {
 				return err
 			}
 		case !errors.Is(err, meta.ErrNotFound):
 			return err
 		}
-		if err := tx.Put(kRef(blob.Name), nil); err != nil {
+		if err := v.refBlob(tx, b, blob); err != nil {
+			return err
+		}
+		if err := v.checkQuota(tx, b.Tenant, 0, 0); err != nil {
 			return err
 		}
 		return tx.Put(kPart(uploadID, number), encode(part))
 	})
 	if err != nil {
-		v.removeBlobs(blob.Name)
+		v.removeBlob(blob)
 		return nil, err
 	}
 	v.collect(ctx, garbage)
@@ -255,7 +265,7 @@ func (v *Vault) CompleteUpload(ctx context.Context, p Principal, bucket, key, up
 			}
 			o.Checksum = c
 		}
-		garbage, err = dropUpload(tx, b, *u, keep)
+		garbage, err = v.dropUpload(tx, b, *u, keep)
 		return err
 	})
 	if err != nil {
@@ -267,7 +277,7 @@ func (v *Vault) CompleteUpload(ctx context.Context, p Principal, bucket, key, up
 
 // dropUpload deletes an upload and its part records; the blobs of the parts
 // not kept become garbage.
-func dropUpload(tx meta.Tx, b Bucket, u Upload, keep map[int]bool) ([]string, error) {
+func (v *Vault) dropUpload(tx meta.Tx, b Bucket, u Upload, keep map[int]bool) ([]string, error) {
 	var (
 		keys  [][]byte
 		blobs []Blob
@@ -280,7 +290,7 @@ func dropUpload(tx meta.Tx, b Bucket, u Upload, keep map[int]bool) ([]string, er
 		}
 		keys = append(keys, append([]byte(nil), k...))
 		if !keep[pt.Number] {
-			blobs = append(blobs, Blob{Name: pt.Blob})
+			blobs = append(blobs, Blob{Name: pt.Blob, Size: pt.Size})
 		}
 		return true, nil
 	})
@@ -292,7 +302,7 @@ func dropUpload(tx meta.Tx, b Bucket, u Upload, keep map[int]bool) ([]string, er
 			return nil, err
 		}
 	}
-	garbage, err := markGarbage(tx, blobs)
+	garbage, err := v.markGarbage(tx, b, blobs)
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +317,7 @@ func (v *Vault) AbortUpload(ctx context.Context, p Principal, bucket, key, uploa
 		if err != nil {
 			return err
 		}
-		garbage, err = dropUpload(tx, b, *u, nil)
+		garbage, err = v.dropUpload(tx, b, *u, nil)
 		return err
 	})
 	if err == nil {
@@ -456,7 +466,7 @@ func (v *Vault) ExpireUploads(ctx context.Context) (int, error) {
 					return err
 				}
 				var err error
-				garbage, err = dropUpload(tx, b, u, nil)
+				garbage, err = v.dropUpload(tx, b, u, nil)
 				return err
 			})
 			if err != nil {

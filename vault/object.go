@@ -72,9 +72,11 @@ type payloadWriter interface {
 	Header() []byte
 }
 
-// blobPlace is where a blob belongs; its payload's associated data.
+// blobPlace is where a blob belongs: tenant, bucket and key are its
+// payload's associated data; offer is where its bytes go, which the
+// associated data leaves out so that a migration can move them.
 type blobPlace struct {
-	tenant, bucketID, key string
+	tenant, bucketID, key, offer string
 }
 
 // errPipeAborted stops the encrypting goroutine when the backend gives up.
@@ -96,7 +98,11 @@ func (v *Vault) writeBlob(ctx context.Context, at blobPlace, body io.Reader, siz
 	if size > MaxPutSize {
 		return Blob{}, "", fmt.Errorf("%w: %d bytes in one request, the limit is %d", ErrEntityTooLarge, size, int64(MaxPutSize))
 	}
-	b := Blob{Name: newBlobName(), Size: size, SSEC: customerKey != nil}
+	store, err := v.offerStore(at.offer)
+	if err != nil {
+		return Blob{}, "", err
+	}
+	b := Blob{Name: newBlobName(), Size: size, SSEC: customerKey != nil, offer: v.offerName(at.offer)}
 	dek, wrapped, kek, err := v.wrapDEK(ctx, at.tenant, b.Name, customerKey)
 	if err != nil {
 		return Blob{}, "", err
@@ -121,7 +127,7 @@ func (v *Vault) writeBlob(ctx context.Context, at blobPlace, body io.Reader, siz
 		encErr <- err
 	}()
 	v.writing.Store(b.Name, struct{}{})
-	err = v.store.Put(ctx, b.Name, pr, crypt.CiphertextSize(size))
+	err = store.Put(ctx, b.Name, pr, crypt.CiphertextSize(size))
 	pr.CloseWithError(errPipeAborted)
 	eerr := <-encErr
 	etag := md.sum()
@@ -152,7 +158,10 @@ func (v *Vault) PutObject(ctx context.Context, p Principal, bucket, key string, 
 	if err != nil {
 		return nil, err
 	}
-	blob, etag, err := v.writeBlob(ctx, blobPlace{p.Tenant, b.ID, key}, in.Body, in.Size, in.CustomerKey)
+	if err := v.precheckQuota(ctx, b, key, in.Size); err != nil {
+		return nil, err
+	}
+	blob, etag, err := v.writeBlob(ctx, blobPlace{p.Tenant, b.ID, key, b.Offer}, in.Body, in.Size, in.CustomerKey)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +191,7 @@ func (v *Vault) PutObject(ctx context.Context, p Principal, bucket, key string, 
 		}
 	}
 	if err := v.commit(ctx, p, bucket, o, check); err != nil {
-		v.removeBlobs(blob.Name)
+		v.removeBlob(blob)
 		return nil, err
 	}
 	return o, nil
@@ -211,12 +220,21 @@ func (v *Vault) commit(ctx context.Context, p Principal, bucket string, o *Objec
 			}
 		}
 		for _, bl := range o.Blobs {
-			if err := tx.Put(kRef(bl.Name), nil); err != nil {
+			if bl.offer == "" {
+				continue // a part, referenced since it was uploaded
+			}
+			if err := v.checkOffer(b, bl); err != nil {
+				return err
+			}
+			if err := v.refBlob(tx, b, bl); err != nil {
 				return err
 			}
 		}
-		garbage, err = v.addVersion(tx, b, o)
-		return err
+		if garbage, err = v.addVersion(tx, b, o); err != nil {
+			return err
+		}
+		// Checked after the version it may replace is released.
+		return v.checkQuota(tx, b.Tenant, 0, 0)
 	})
 	if err != nil {
 		return err
@@ -244,7 +262,7 @@ func (v *Vault) addVersion(tx meta.Tx, b Bucket, o *Object) ([]string, error) {
 		o.VersionID = versionIDOf(sk)
 	} else {
 		o.VersionID = "null"
-		g, err := dropNullVersion(tx, b, o.Key)
+		g, err := v.dropNullVersion(tx, b, o.Key)
 		if err != nil {
 			return nil, err
 		}
@@ -255,6 +273,11 @@ func (v *Vault) addVersion(tx meta.Tx, b Bucket, o *Object) ([]string, error) {
 	}
 	if err := b.put(tx, kVersion(b.ID, b.tok(o.Key), sk), o); err != nil {
 		return nil, err
+	}
+	if !o.DeleteMarker {
+		if err := addUsage(tx, b.Tenant, "", usage{Objects: 1}); err != nil {
+			return nil, err
+		}
 	}
 	if err := b.indexLatest(tx, o.Key, o); err != nil {
 		return nil, err
@@ -279,7 +302,7 @@ func newestVersion(tx meta.Tx, b Bucket, key string) (*Object, error) {
 
 // dropNullVersion removes the null version of a key, if any, and returns
 // its blobs, now garbage. It does not touch l/.
-func dropNullVersion(tx meta.Tx, b Bucket, key string) ([]string, error) {
+func (v *Vault) dropNullVersion(tx meta.Tx, b Bucket, key string) ([]string, error) {
 	sk, err := tx.Get(kNull(b.ID, b.tok(key)))
 	if errors.Is(err, meta.ErrNotFound) {
 		return nil, nil
@@ -287,11 +310,11 @@ func dropNullVersion(tx meta.Tx, b Bucket, key string) ([]string, error) {
 		return nil, err
 	}
 	sk = append([]byte(nil), sk...)
-	return dropVersion(tx, b, key, sk)
+	return v.dropVersion(tx, b, key, sk)
 }
 
 // dropVersion deletes one version record and journals its blobs as garbage.
-func dropVersion(tx meta.Tx, b Bucket, key string, sk []byte) ([]string, error) {
+func (v *Vault) dropVersion(tx meta.Tx, b Bucket, key string, sk []byte) ([]string, error) {
 	var old Object
 	switch err := b.get(tx, kVersion(b.ID, b.tok(key), sk), &old); {
 	case errors.Is(err, meta.ErrNotFound):
@@ -304,26 +327,16 @@ func dropVersion(tx meta.Tx, b Bucket, key string, sk []byte) ([]string, error) 
 			return nil, err
 		}
 	}
-	garbage, err := markGarbage(tx, old.Blobs)
+	garbage, err := v.markGarbage(tx, b, old.Blobs)
 	if err != nil {
 		return nil, err
 	}
-	return garbage, tx.Delete(kVersion(b.ID, b.tok(key), sk))
-}
-
-// markGarbage moves blobs from referenced to garbage.
-func markGarbage(tx meta.Tx, blobs []Blob) ([]string, error) {
-	names := make([]string, 0, len(blobs))
-	for _, bl := range blobs {
-		if err := tx.Delete(kRef(bl.Name)); err != nil {
+	if !old.DeleteMarker {
+		if err := addUsage(tx, b.Tenant, "", usage{Objects: -1}); err != nil {
 			return nil, err
 		}
-		if err := tx.Put(kGarbage(bl.Name), garbageStamp()); err != nil {
-			return nil, err
-		}
-		names = append(names, bl.Name)
 	}
-	return names, nil
+	return garbage, tx.Delete(kVersion(b.ID, b.tok(key), sk))
 }
 
 // findVersion locates a version by id ("" for the latest, which may be a
@@ -393,7 +406,9 @@ func (v *Vault) GetObject(ctx context.Context, p Principal, bucket, key, version
 			// Fast path: one point read for a live latest version.
 			o = &Object{tenant: b.Tenant, bucketID: b.ID}
 			err := b.get(tx, kLatest(b.ID, b.tok(key)), o)
-			if err == nil || !errors.Is(err, meta.ErrNotFound) {
+			if err == nil {
+				return v.resolveOffers(tx, o)
+			} else if !errors.Is(err, meta.ErrNotFound) {
 				return err
 			}
 			if b.Versioning == VersioningOff {
@@ -419,7 +434,7 @@ func (v *Vault) GetObject(ctx context.Context, p Principal, bucket, key, version
 		case o.DeleteMarker:
 			return fail("%w: version %s of %s is a delete marker", ErrMethodNotAllowed, versionID, key)
 		}
-		return nil
+		return v.resolveOffers(tx, o)
 	})
 	return o, err
 }
@@ -455,6 +470,8 @@ type blobsReader struct {
 	cur   io.Reader // decrypting reader of the current blob
 	body  io.Closer // the backend reader under cur
 	stop  func()    // stops cur's prefetching goroutine, if any
+	// traffic counts the egress of cur's offer.
+	traffic *trafficCounter
 }
 
 func (r *blobsReader) next() error {
@@ -477,7 +494,16 @@ func (r *blobsReader) next() error {
 		return fmt.Errorf("%w: blob %s: %v", ErrIntegrity, b.Name, err)
 	}
 	coff, clen := crypt.CipherRange(r.off, n, b.Size)
-	rc, err := r.v.store.Get(r.ctx, b.Name, coff, clen)
+	offer := ""
+	if i := len(r.o.Blobs) - len(r.blobs); i < len(r.o.offers) {
+		offer = r.o.offers[i]
+	}
+	store, err := r.v.offerStore(offer)
+	if err != nil {
+		return err
+	}
+	r.traffic = r.v.counter(r.o.tenant, offer)
+	rc, err := store.Get(r.ctx, b.Name, coff, clen)
 	if err != nil {
 		if errors.Is(err, backend.ErrNotFound) {
 			return fmt.Errorf("%w: blob %s is missing", ErrNoSuchKey, b.Name)
@@ -519,6 +545,7 @@ func (r *blobsReader) Read(p []byte) (int, error) {
 		}
 		n, err := r.cur.Read(p)
 		r.left -= int64(n)
+		r.traffic.egress.Add(int64(n))
 		switch {
 		case err == io.EOF || err == nil && r.left == 0:
 			if n > 0 {
@@ -563,7 +590,7 @@ func (v *Vault) DeleteObject(ctx context.Context, p Principal, bucket, key, vers
 		}
 		if versionID == "" {
 			if b.Versioning == VersioningOff {
-				g, err := dropNullVersion(tx, b, key)
+				g, err := v.dropNullVersion(tx, b, key)
 				if err != nil {
 					return err
 				}
@@ -583,7 +610,7 @@ func (v *Vault) DeleteObject(ctx context.Context, p Principal, bucket, key, vers
 			return err
 		}
 		res = DeleteResult{VersionID: o.VersionID, DeleteMarker: o.DeleteMarker}
-		if garbage, err = dropVersion(tx, b, key, sk); err != nil {
+		if garbage, err = v.dropVersion(tx, b, key, sk); err != nil {
 			return err
 		}
 		return refreshLatest(tx, b, key)

@@ -4,8 +4,10 @@ import (
 	"crypto/cipher"
 	"encoding/json"
 	"fmt"
-	"github.com/coffre-cloud/coffre/vault/index"
 	"time"
+
+	"github.com/coffre-cloud/coffre/policy"
+	"github.com/coffre-cloud/coffre/vault/index"
 )
 
 // Tenant is an administration or a company: it owns buckets and access keys.
@@ -58,6 +60,12 @@ type Bucket struct {
 	// object and upload records are sealed under it.
 	MK  []byte `json:"mk"`
 	MKV int    `json:"mkv"`
+	// Sensitivity is the bucket's data sensitivity (the zero value is
+	// high), and Offer the offer its new bytes go to ("" for the default
+	// offer). Migration is set while its bytes move to Offer.
+	Sensitivity policy.Sensitivity `json:"sens"`
+	Offer       string             `json:"offer,omitempty"`
+	Migration   *Migration         `json:"mig,omitempty"`
 
 	// Set by Vault.bucketFor from the bucket key: the record sealer, the
 	// key of name tokens and the name index.
@@ -83,6 +91,10 @@ type Blob struct {
 	// and checksums of parts).
 	ETag     string `json:"e,omitempty"`
 	Checksum string `json:"c,omitempty"`
+
+	// offer is where writeBlob put a blob that no record references yet;
+	// "" for a blob read from a record (its reference says where it is).
+	offer string
 }
 
 // Checksum is an S3 additional checksum stored with an object.
@@ -119,6 +131,7 @@ type Object struct {
 	// customer key given with the request (UseCustomerKey).
 	tenant, bucketID string
 	customerKey      []byte
+	offers           []string // offer of each blob; nil when the site has one
 }
 
 // KeyID names the tenant key that protects the object's newest blob, as

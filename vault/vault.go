@@ -21,8 +21,18 @@ import (
 
 // Config holds what a Vault is built from.
 type Config struct {
-	Meta    meta.Store
-	Backend backend.Store
+	Meta meta.Store
+	// Offers are the site's backends by offer name, and DefaultOffer the
+	// one that buckets use when nothing places them (no Placer). Backend
+	// alone is a site with one offer named "default".
+	Offers       map[string]backend.Store
+	DefaultOffer string
+	Backend      backend.Store
+	// Placer decides which offer holds a new bucket, and judges changes of
+	// sensitivity; nil puts every bucket on DefaultOffer.
+	Placer Placer
+	// Quota returns a tenant's quota; nil means no quotas.
+	Quota func(tenant string) Quota
 	// Keys holds the site's root keys. Every blob is encrypted under keys
 	// that descend from them; without a key store nothing is written.
 	Keys keys.Store
@@ -40,15 +50,18 @@ type Config struct {
 
 // Vault is the storage engine behind the S3 API.
 type Vault struct {
-	meta    meta.Store
-	store   backend.Store
-	keys    keys.Store
-	log     *slog.Logger
-	now     func() time.Time
-	expiry  time.Duration
-	region  string
-	started time.Time
-	wake    chan struct{}
+	meta         meta.Store
+	offers       map[string]backend.Store
+	defaultOffer string
+	placer       Placer
+	quota        func(tenant string) Quota
+	keys         keys.Store
+	log          *slog.Logger
+	now          func() time.Time
+	expiry       time.Duration
+	region       string
+	started      time.Time
+	wake         chan struct{}
 	// writing holds the blobs this process is writing and has not yet
 	// committed or removed. Sweep skips them: a blob's mtime comes from the
 	// kernel's coarse clock and can be earlier than started even when it
@@ -59,6 +72,10 @@ type Vault struct {
 	bucketKeys bucketKeyCache
 	kekFlight  singleflight.Group // one key store Unwrap per key at a time
 	kekUnwraps atomic.Int64
+
+	traffic     sync.Map // trafficKey -> *trafficCounter (usage.go)
+	bucketOffer sync.Map // bucket name -> [2]string{tenant, offer}, for request counting
+	migrateWake chan struct{}
 }
 
 // Limits of the S3 API.
@@ -72,7 +89,12 @@ const (
 
 // New returns a vault over the given stores.
 func New(c Config) *Vault {
-	v := &Vault{meta: c.Meta, store: c.Backend, keys: c.Keys, log: c.Logger, now: c.Now, expiry: c.UploadExpiry, region: c.Region}
+	v := &Vault{meta: c.Meta, offers: c.Offers, defaultOffer: c.DefaultOffer, placer: c.Placer, quota: c.Quota,
+		keys: c.Keys, log: c.Logger, now: c.Now, expiry: c.UploadExpiry, region: c.Region}
+	if c.Backend != nil {
+		v.offers = map[string]backend.Store{"default": c.Backend}
+		v.defaultOffer = "default"
+	}
 	v.keyCache.ttl = c.KEKCacheTTL
 	if v.keyCache.ttl == 0 {
 		v.keyCache.ttl = 5 * time.Minute
@@ -91,6 +113,7 @@ func New(c Config) *Vault {
 	}
 	v.started = v.now()
 	v.wake = make(chan struct{}, 1)
+	v.migrateWake = make(chan struct{}, 1)
 	return v
 }
 

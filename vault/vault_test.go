@@ -49,7 +49,7 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) bucket(t *testing.T, name string) {
 	t.Helper()
-	if _, err := e.v.CreateBucket(e.ctx, e.p, name); err != nil {
+	if _, err := e.v.CreateBucket(e.ctx, e.p, name, vault.Placement{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -110,10 +110,10 @@ func TestTenantIsolation(t *testing.T) {
 	if _, err := e.v.GetObject(e.ctx, other, "docs", "a", ""); !errors.Is(err, vault.ErrAccessDenied) {
 		t.Fatalf("other tenant GET: err=%v, want ErrAccessDenied", err)
 	}
-	if _, err := e.v.CreateBucket(e.ctx, other, "docs"); !errors.Is(err, vault.ErrBucketAlreadyExists) {
+	if _, err := e.v.CreateBucket(e.ctx, other, "docs", vault.Placement{}); !errors.Is(err, vault.ErrBucketAlreadyExists) {
 		t.Fatalf("other tenant create same name: err=%v, want ErrBucketAlreadyExists", err)
 	}
-	if _, err := e.v.CreateBucket(e.ctx, e.p, "docs"); !errors.Is(err, vault.ErrBucketAlreadyOwned) {
+	if _, err := e.v.CreateBucket(e.ctx, e.p, "docs", vault.Placement{}); !errors.Is(err, vault.ErrBucketAlreadyOwned) {
 		t.Fatalf("owner re-create: err=%v, want ErrBucketAlreadyOwned", err)
 	}
 	bs, err := e.v.Buckets(e.ctx, other)
@@ -358,7 +358,7 @@ func TestExpireUploadsAndSweep(t *testing.T) {
 	ctx := context.Background()
 	v.CreateTenant(ctx, "t1")
 	p := vault.Principal{Tenant: "t1"}
-	v.CreateBucket(ctx, p, "bkt")
+	v.CreateBucket(ctx, p, "bkt", vault.Placement{})
 	u, _ := v.CreateUpload(ctx, p, "bkt", "k", vault.ObjectAttrs{}, "", "", nil)
 	if _, err := v.UploadPart(ctx, p, "bkt", "k", u.ID, 1, vault.PutInput{Body: strings.NewReader("x"), Size: 1}); err != nil {
 		t.Fatal(err)
@@ -439,7 +439,7 @@ func TestNamesAndMetadataAreSecret(t *testing.T) {
 	ctx := context.Background()
 	v.CreateTenant(ctx, "ministry")
 	p := vault.Principal{Tenant: "ministry"}
-	if _, err := v.CreateBucket(ctx, p, "records"); err != nil {
+	if _, err := v.CreateBucket(ctx, p, "records", vault.Placement{}); err != nil {
 		t.Fatal(err)
 	}
 	ak, err := v.CreateAccessKey(ctx, "ministry")

@@ -20,7 +20,7 @@ func (c *tenantCmd) Run(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: tenant create NAME | tenant list", errUsage)
 	}
 	fl := flag.NewFlagSet("tenant "+args[0], flag.ContinueOnError)
-	data := dataFlag(fl)
+	sf := addSiteFlags(fl)
 	confirm := fl.String("confirm", "", "shred: the tenant's name again, to confirm")
 	var kf keyFlags
 	fl.StringVar(&kf.pkcs11Module, "pkcs11-module", "", "shred: PKCS#11 library, when the server is not running")
@@ -36,14 +36,14 @@ func (c *tenantCmd) Run(ctx context.Context, args []string) error {
 		if *confirm != name {
 			return fmt.Errorf("shredding destroys every key of tenant %s: all its data becomes unreadable, forever, for everyone; to go on, repeat the name: coffre tenant shred %s --confirm %s", name, name, name)
 		}
-		msg, err := keyOpAnywhere(ctx, *data, kf, keyOp{Op: "shred", Tenant: name}, c.stdout)
+		msg, err := keyOpAnywhere(ctx, sf, kf, keyOp{Op: "shred", Tenant: name}, c.stdout)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(c.stdout, msg)
 		return nil
 	}
-	st, err := openAdmin(*data)
+	st, err := openAdmin(sf)
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (c *keyCmd) Run(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: key create --tenant NAME | key list | key delete ID", errUsage)
 	}
 	fl := flag.NewFlagSet("key "+args[0], flag.ContinueOnError)
-	data := dataFlag(fl)
+	sf := addSiteFlags(fl)
 	tenant := fl.String("tenant", "", "tenant name")
 	var kf keyFlags
 	fl.StringVar(&kf.pkcs11Module, "pkcs11-module", "", "create: PKCS#11 library, when the server is not running")
@@ -95,14 +95,14 @@ func (c *keyCmd) Run(ctx context.Context, args []string) error {
 		if *tenant == "" || fl.NArg() != 0 {
 			return fmt.Errorf("%w: key create --tenant NAME", errUsage)
 		}
-		msg, err := keyOpAnywhere(ctx, *data, kf, keyOp{Op: "key-create", Tenant: *tenant}, c.stdout)
+		msg, err := keyOpAnywhere(ctx, sf, kf, keyOp{Op: "key-create", Tenant: *tenant}, c.stdout)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(c.stdout, msg)
 		return nil
 	}
-	st, err := openAdmin(*data)
+	st, err := openAdmin(sf)
 	if err != nil {
 		return err
 	}

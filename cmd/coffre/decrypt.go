@@ -22,7 +22,7 @@ type decryptCmd struct{ stdout, stderr io.Writer }
 func (c *decryptCmd) Run(ctx context.Context, args []string) error {
 	fl := flag.NewFlagSet("decrypt", flag.ContinueOnError)
 	fl.SetOutput(c.stderr)
-	data := dataFlag(fl)
+	sf := addSiteFlags(fl)
 	bucket := fl.String("bucket", "", "bucket of the object")
 	key := fl.String("key", "", "key of the object")
 	version := fl.String("version-id", "", "version of the object (default: the latest)")
@@ -37,12 +37,20 @@ func (c *decryptCmd) Run(ctx context.Context, args []string) error {
 	if *bucket == "" || *key == "" || fl.NArg() != 0 {
 		return fmt.Errorf("%w: decrypt --bucket B --key K [--version-id V] [--blobs DIR] [-o FILE]", errUsage)
 	}
-	st, err := open(*data, defaultSite, slog.New(slog.DiscardHandler), 0, false)
+	cfg, site, err := sf.load()
 	if err != nil {
 		return err
 	}
+	st, err := openMeta(cfg, site)
+	if err != nil {
+		return err
+	}
+	st.vault = vault.New(vault.Config{Meta: st.meta})
 	defer st.Close()
-	ks, err := openKeys(ctx, *data, st.dir, kf, true, c.stderr) // never a new key store: it would open nothing
+	if kf.pkcs11Module == "" && site.Keys.PKCS11 != nil {
+		kf = keyFlags{pkcs11Module: site.Keys.PKCS11.Module, pkcs11Token: site.Keys.PKCS11.Token}
+	}
+	ks, err := openKeys(ctx, cfg.Data, cfg.Path(site.Keys.Keyring), kf, true, c.stderr) // never a new key store: it would open nothing
 	if err != nil {
 		return fmt.Errorf("opening the key store (stop the server first: it holds the keyring): %w", err)
 	}

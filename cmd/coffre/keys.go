@@ -22,8 +22,7 @@ type keyFlags struct {
 
 // openKeys opens the site's key store: a PKCS#11 HSM when a module is
 // given (PIN from COFFRE_PKCS11_PIN or COFFRE_PKCS11_PIN_FILE; the first
-// root key is made on first use), else the built-in keyring in the site
-// directory.
+// root key is made on first use), else the built-in keyring at path.
 //
 // The keyring is sealed by COFFRE_UNSEAL_KEY when it is set, else by
 // DATA/unseal-key, generated (mode 0600) on first start. A key file beside
@@ -34,7 +33,7 @@ type keyFlags struct {
 // inUse says that the metadata already holds tenant keys wrapped by the
 // site's root key: a missing keyring or an HSM token without a root key is
 // then an error, never a reason to make a new root key that opens nothing.
-func openKeys(ctx context.Context, dataDir, siteDir string, kf keyFlags, inUse bool, stdout io.Writer) (keys.Store, error) {
+func openKeys(ctx context.Context, dataDir, path string, kf keyFlags, inUse bool, stdout io.Writer) (keys.Store, error) {
 	if kf.pkcs11Module != "" {
 		pin, err := pkcs11.LoadPIN()
 		if err != nil {
@@ -57,7 +56,6 @@ func openKeys(ctx context.Context, dataDir, siteDir string, kf keyFlags, inUse b
 		}
 		return ks, nil
 	}
-	path := filepath.Join(siteDir, "keyring")
 	var u *keyring.UnsealKey
 	var err error
 	keyFile := filepath.Join(dataDir, "unseal-key")

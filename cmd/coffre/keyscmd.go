@@ -19,7 +19,7 @@ func (c *keysCmd) Run(ctx context.Context, args []string) error {
 	}
 	fl := flag.NewFlagSet("keys "+args[0], flag.ContinueOnError)
 	fl.SetOutput(c.stderr)
-	data := dataFlag(fl)
+	sf := addSiteFlags(fl)
 	tenant := fl.String("tenant", "", "tenant name")
 	retire := fl.Bool("retire-old", false, "rotate-root: destroy the previous root key once every tenant key is rewrapped")
 	var kf keyFlags
@@ -38,7 +38,7 @@ func (c *keysCmd) Run(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("%w: unknown keys subcommand %q", errUsage, op.Op)
 	}
-	msg, err := keyOpAnywhere(ctx, *data, kf, op, c.stdout)
+	msg, err := keyOpAnywhere(ctx, sf, kf, op, c.stdout)
 	if err != nil {
 		return err
 	}
@@ -48,13 +48,16 @@ func (c *keysCmd) Run(ctx context.Context, args []string) error {
 
 // keyOpAnywhere runs op through the serving process when there is one, or
 // else opens the site's key store itself.
-func keyOpAnywhere(ctx context.Context, dataDir string, kf keyFlags, op keyOp, stdout io.Writer) (string, error) {
-	siteDir := filepath.Join(dataDir, "sites", defaultSite)
-	msg, err := callAdmin(ctx, siteDir, op)
+func keyOpAnywhere(ctx context.Context, sf *siteFlags, kf keyFlags, op keyOp, stdout io.Writer) (string, error) {
+	cfg, s, err := sf.load()
+	if err != nil {
+		return "", err
+	}
+	msg, err := callAdmin(ctx, cfg.Path(filepath.Join("sites", s.Name)), op)
 	if !errors.Is(err, errNoServer) {
 		return msg, err
 	}
-	st, err := openSite(ctx, dataDir, defaultSite, slog.New(slog.DiscardHandler), 0, kf, stdout)
+	st, err := openSite(ctx, cfg, s, slog.New(slog.DiscardHandler), 0, kf, stdout)
 	if err != nil {
 		return "", fmt.Errorf("the server is not running and the site could not be opened: %w", err)
 	}

@@ -1,10 +1,12 @@
 // Command coffre runs and administers a Coffre site.
 //
-//	coffre serve [--data DIR] [--s3-addr HOST:PORT]
+//	coffre serve [--config FILE] [--site NAME] [--data DIR] [--s3-addr HOST:PORT]
 //	coffre tenant create NAME | tenant list
 //	coffre key create --tenant NAME | key list [--tenant NAME] | key delete ID
 //	coffre keys rotate|rewrap|rotate-root|list
 //	coffre tenant shred NAME --confirm NAME
+//	coffre placement explain --tenant T --sensitivity S | --bucket B
+//	coffre usage [--month YYYY-MM]
 package main
 
 import (
@@ -33,7 +35,7 @@ type command interface {
 const usage = `coffre: a sovereign S3 vault
 
 Usage:
-  coffre serve [--data DIR] [--s3-addr HOST:PORT]   run a site (embedded defaults with no flags)
+  coffre serve [--s3-addr HOST:PORT]                 run a site (embedded defaults with no flags)
   coffre tenant create NAME                          add a tenant
   coffre tenant list                                 list tenants
   coffre key create --tenant NAME                    make an S3 access key for a tenant
@@ -46,8 +48,13 @@ Usage:
   coffre tenant shred NAME --confirm NAME            destroy a tenant's keys: its data becomes unreadable forever
   coffre decrypt --bucket B --key K [--blobs DIR]    decrypt an object from raw blobs, offline (server stopped)
   coffre config check FILE                           validate a configuration, explaining every error with its line
+  coffre placement explain --tenant T --sensitivity S which offer the rules choose, and why each other is refused
+  coffre placement explain --bucket B                where a bucket is, why, and its migration
+  coffre usage [--month YYYY-MM]                     stored bytes, requests, egress and cost per tenant and offer
 
-Every command takes --data DIR (default ./coffre-data).
+Every command takes --config FILE (default: the embedded two-site
+configuration), --site NAME (default: its first site) and --data DIR
+(default: the configuration's, else ./coffre-data).
 `
 
 // errUsage reports a command-line mistake; the usage is printed.
@@ -72,6 +79,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cmd = &decryptCmd{stdout: stdout, stderr: stderr}
 	case "config":
 		cmd = &configCmd{stdout: stdout, stderr: stderr}
+	case "placement":
+		cmd = &placementCmd{stdout: stdout, stderr: stderr}
+	case "usage":
+		cmd = &usageCmd{stdout: stdout, stderr: stderr}
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -42,8 +42,8 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	fl := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fl.SetOutput(c.stderr)
-	data := dataFlag(fl)
-	addr := fl.String("s3-addr", "127.0.0.1:9000", "address of the S3 API")
+	sf := addSiteFlags(fl)
+	addr := fl.String("s3-addr", "", "address of the S3 API (default: the site's s3_address, 127.0.0.1:9000 for the first site)")
 	var domains stringList
 	fl.Var(&domains, "s3-domain", "base domain for virtual-hosted-style requests (repeatable; default localhost)")
 	uploadExpiry := fl.Duration("upload-expiry", 7*24*time.Hour, "abort multipart uploads unfinished after this long")
@@ -69,20 +69,28 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	}
 	log := newLogger(c.stderr, level)
 
-	if err := os.MkdirAll(*data, 0o700); err != nil {
+	cfg, site, err := sf.load()
+	if err != nil {
 		return err
 	}
-	st, err := openSite(ctx, *data, defaultSite, log, *uploadExpiry, kf, c.stdout)
+	data := cfg.Data
+	if *addr == "" {
+		*addr = site.S3Address
+	}
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return err
+	}
+	st, err := openSite(ctx, cfg, site, log, *uploadExpiry, kf, c.stdout)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	id, secret, fresh, err := ensureRoot(ctx, st.vault, *data)
+	id, secret, fresh, err := ensureRoot(ctx, st.vault, data)
 	if err != nil {
 		return err
 	}
 	if fresh {
-		fmt.Fprintf(c.stdout, "Root credentials (printed once; also in %s/root-credentials, mode 0600):\n  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n", *data, id, secret)
+		fmt.Fprintf(c.stdout, "Root credentials (printed once; also in %s/root-credentials, mode 0600):\n  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n", data, id, secret)
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -96,7 +104,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	log.Info("coffre serving", "site", st.name, "s3", "http://"+ln.Addr().String(), "data", *data, "root_access_key", id)
+	log.Info("coffre serving", "site", st.name, "s3", "http://"+ln.Addr().String(), "data", data, "offers", strings.Join(site.Offers, ","), "root_access_key", id)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
