@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/coffre-cloud/coffre/backend"
+	"github.com/coffre-cloud/coffre/backend/internal/remote"
 )
 
 const (
@@ -30,10 +31,6 @@ const (
 	// abort its upload, even when its context has ended.
 	cleanupTimeout = time.Minute
 )
-
-// errTooLong is wrapped by Put's error when the reader has more bytes than
-// the size given.
-var errTooLong = errors.New("the reader yields more bytes than the size given")
 
 // Put stores the bytes of r under name: in one PutObject up to PartSize,
 // as a multipart upload above it (or when the size is unknown and the
@@ -53,7 +50,7 @@ func (s *Store) Put(ctx context.Context, name string, r io.Reader, size int64) e
 	switch {
 	case size >= 0 && size <= s.partSize:
 		var b []byte
-		if b, err = readExact(ctx, r, size); err == nil {
+		if b, err = remote.ReadExact(ctx, r, size); err == nil {
 			err = s.putObject(ctx, name, b)
 		}
 	case size < 0:
@@ -94,7 +91,7 @@ func (s *Store) putUnknown(ctx context.Context, name string, r io.Reader) error 
 	bp := s.parts.Get().(*[]byte)
 	defer s.parts.Put(bp)
 	buf := *bp
-	n, err := io.ReadFull(ctxReader{ctx, r}, buf)
+	n, err := io.ReadFull(remote.ContextReader(ctx, r), buf)
 	switch {
 	case err == io.EOF || err == io.ErrUnexpectedEOF:
 		return s.putObject(ctx, name, buf[:n])
@@ -102,7 +99,7 @@ func (s *Store) putUnknown(ctx context.Context, name string, r io.Reader) error 
 		return fmt.Errorf("reading the blob: %w", err)
 	}
 	var one [1]byte
-	m, err := io.ReadFull(ctxReader{ctx, r}, one[:])
+	m, err := io.ReadFull(remote.ContextReader(ctx, r), one[:])
 	switch {
 	case err == io.EOF:
 		return s.putObject(ctx, name, buf)
@@ -164,13 +161,13 @@ func (s *Store) putMultipart(ctx context.Context, name string, r io.Reader, size
 			break
 		}
 		bp := s.buffer(partSize)
-		k, err := io.ReadFull(ctxReader{gctx, r}, (*bp)[:want])
+		k, err := io.ReadFull(remote.ContextReader(gctx, r), (*bp)[:want])
 		total += int64(k)
 		more := true
 		switch {
 		case err == nil && size >= 0 && total == size:
 			// The last part goes only once the reader has ended here.
-			readErr, more = expectEOF(ctxReader{gctx, r}), false
+			readErr, more = remote.ExpectEOF(remote.ContextReader(gctx, r)), false
 		case err == nil:
 		case size < 0 && (err == io.EOF || err == io.ErrUnexpectedEOF):
 			more = false
@@ -272,53 +269,4 @@ func (s *Store) landed(ctx context.Context, name, etag string, size int64) bool 
 	defer cancel()
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: s.key(name)})
 	return err == nil && aws.ToInt64(out.ContentLength) == size && strings.EqualFold(strings.Trim(aws.ToString(out.ETag), `"`), etag)
-}
-
-// readExact reads exactly size bytes of r and checks that r ends there.
-func readExact(ctx context.Context, r io.Reader, size int64) ([]byte, error) {
-	b := make([]byte, size)
-	cr := ctxReader{ctx, r}
-	n, err := io.ReadFull(cr, b)
-	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		return nil, fmt.Errorf("the reader ended after %d bytes of %d: %w", n, size, io.ErrUnexpectedEOF)
-	case err != nil:
-		return nil, fmt.Errorf("reading the blob: %w", err)
-	}
-	if err := expectEOF(cr); err != nil {
-		return nil, err
-	}
-	return b, nil
-}
-
-// expectEOF checks that r has no more bytes.
-func expectEOF(r io.Reader) error {
-	var one [1]byte
-	for range 100 {
-		n, err := r.Read(one[:])
-		if n > 0 {
-			return errTooLong
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading the blob: %w", err)
-		}
-	}
-	return fmt.Errorf("reading the blob: %w", io.ErrNoProgress)
-}
-
-// ctxReader fails reads once its context has ended, so that a cancelled Put
-// stops reading a reader that would go on.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

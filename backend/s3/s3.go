@@ -21,6 +21,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/coffre-cloud/coffre/backend"
+	"github.com/coffre-cloud/coffre/backend/internal/remote"
 )
 
 // Defaults of Config's tuning fields.
@@ -122,18 +123,17 @@ type Store struct {
 	client    *s3.Client
 	bucket    string
 	prefix    string
-	transport *http.Transport // ours to close, or nil
+	transport remote.Transport
 	accessKey string
 	endpoint  string
 
 	partSize    int64
 	concurrency int
 	pageSize    int32
-	retries     int
-	retryBase   time.Duration
-	retryMax    time.Duration
-	unsigned    bool      // TLS endpoint: payloads are not hashed for the signature
-	parts       sync.Pool // *[]byte of partSize
+	retry       remote.Backoff // the SDK's retryer's, and Get's resumptions
+	unsigned    bool           // TLS endpoint: payloads are not hashed for the signature
+	parts       sync.Pool      // *[]byte of partSize
+	reads       remote.Reads
 }
 
 var _ backend.Store = (*Store)(nil)
@@ -150,13 +150,19 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		prefix:      cfg.Prefix,
 		accessKey:   cfg.AccessKey,
 		endpoint:    cfg.Endpoint,
-		partSize:    orDefault(cfg.PartSize, DefaultPartSize),
-		concurrency: max(1, orDefault(cfg.Concurrency, DefaultConcurrency)),
-		pageSize:    int32(min(orDefault(cfg.ListPageSize, DefaultListPageSize), 1000)),
-		retries:     max(0, orDefault(cfg.Retries, DefaultRetries)),
-		retryBase:   orDefault(cfg.RetryBase, DefaultRetryBase),
-		retryMax:    orDefault(cfg.RetryMax, DefaultRetryMax),
-		unsigned:    strings.HasPrefix(cfg.Endpoint, "https://") || cfg.Endpoint == "",
+		partSize:    remote.OrDefault(cfg.PartSize, DefaultPartSize),
+		concurrency: max(1, remote.OrDefault(cfg.Concurrency, DefaultConcurrency)),
+		pageSize:    int32(min(remote.OrDefault(cfg.ListPageSize, DefaultListPageSize), 1000)),
+		retry: remote.Backoff{
+			Retries: max(0, remote.OrDefault(cfg.Retries, DefaultRetries)),
+			Base:    remote.OrDefault(cfg.RetryBase, DefaultRetryBase),
+			Max:     remote.OrDefault(cfg.RetryMax, DefaultRetryMax),
+		},
+		unsigned: strings.HasPrefix(cfg.Endpoint, "https://") || cfg.Endpoint == "",
+	}
+	s.reads = remote.Reads{
+		Name: "s3", Open: s.getObject, Stat: s.Stat,
+		Resumable: brokenTransfer, Retry: s.retry, Err: s.opError,
 	}
 	if s.endpoint == "" {
 		s.endpoint = "AWS"
@@ -165,13 +171,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		b := make([]byte, s.partSize)
 		return &b
 	}
-	tr := cfg.Transport
-	if tr == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = 64
-		t.ResponseHeaderTimeout = orDefault(cfg.Timeout, DefaultTimeout)
-		s.transport, tr = t, t
-	}
+	s.transport = remote.NewTransport(cfg.Transport, remote.OrDefault(cfg.Timeout, DefaultTimeout))
 	region := cfg.Region
 	if region == "" {
 		region = "us-east-1"
@@ -180,11 +180,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		Region:       region,
 		Credentials:  aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)),
 		UsePathStyle: cfg.PathStyle,
-		HTTPClient:   &http.Client{Transport: tr},
+		HTTPClient:   &http.Client{Transport: s.transport.RoundTripper},
 		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = 1 + s.retries
-			o.BaseDelay = s.retryBase
-			o.MaxBackoff = s.retryMax
+			o.MaxAttempts = 1 + s.retry.Retries
+			o.BaseDelay = s.retry.Base
+			o.MaxBackoff = s.retry.Max
 			// Retry every request that may: no retry quota shared
 			// across requests, which would fail healthy ones after an
 			// outage.
@@ -211,19 +211,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 }
 
 // Close releases idle connections. The store must not be used afterwards.
-func (s *Store) Close() error {
-	if s.transport != nil {
-		s.transport.CloseIdleConnections()
-	}
-	return nil
-}
-
-func orDefault[T int | int64 | time.Duration](v, def T) T {
-	if v == 0 {
-		return def
-	}
-	return v
-}
+func (s *Store) Close() error { return s.transport.Close() }
 
 // ensureBucket creates the bucket unless HeadBucket finds it.
 func (s *Store) ensureBucket(ctx context.Context, region string) error {

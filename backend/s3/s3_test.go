@@ -5,8 +5,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/coffre-cloud/coffre/backend"
-	"github.com/coffre-cloud/coffre/backend/backendtest"
+	"github.com/coffre-cloud/coffre/backend/internal/remotetest"
 	"github.com/coffre-cloud/coffre/backend/s3"
 	"github.com/coffre-cloud/coffre/internal/testenv"
 )
@@ -30,34 +29,15 @@ func config(tb testing.TB) s3.Config {
 
 func open(tb testing.TB, cfg s3.Config) *s3.Store {
 	tb.Helper()
-	s, err := s3.Open(tb.Context(), cfg)
-	if err != nil {
-		tb.Fatalf("Open = %v", err)
-	}
-	tb.Cleanup(func() { s.Close() })
-	return s
+	return remotetest.Open(tb, s3.Open, cfg)
 }
 
 // TestConformance runs the suite with whole-object Puts (the defaults:
 // every blob of the suite but the largest fits in a part) and with
 // multipart uploads of 5 MiB parts (S3's least), with a key prefix.
 func TestConformance(t *testing.T) {
-	for _, tt := range []struct {
-		name   string
-		config func(*s3.Config)
-	}{
-		{"put=default", func(*s3.Config) {}},
-		{"put=multipart/prefix=yes", func(c *s3.Config) { c.PartSize = 5 << 20; c.Prefix = "coffre/"; c.ListPageSize = 7 }},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel() // with each other only: tests that stop the proxy run apart
-			backendtest.Run(t, backendtest.Opts{
-				New: func(tb testing.TB) backend.Store {
-					c := config(tb)
-					tt.config(&c)
-					return open(tb, c)
-				},
-			})
-		})
-	}
+	remotetest.Conformance(t, config, open, []remotetest.Variant[s3.Config]{
+		{Name: "put=default"},
+		{Name: "put=multipart/prefix=yes", Change: func(c *s3.Config) { c.PartSize = 5 << 20; c.Prefix = "coffre/"; c.ListPageSize = 7 }},
+	})
 }

@@ -3,13 +3,11 @@ package swift_test
 import (
 	"testing"
 
-	"github.com/coffre-cloud/coffre/backend"
 	"github.com/coffre-cloud/coffre/backend/backendtest"
+	"github.com/coffre-cloud/coffre/backend/internal/remotetest"
 )
 
-func benchOpts() backendtest.Opts {
-	return backendtest.Opts{New: func(tb testing.TB) backend.Store { return open(tb, config(tb)) }}
-}
+func benchOpts() backendtest.Opts { return remotetest.Opts(config, open, nil) }
 
 // BenchmarkPut measures sequential Puts of 4 KiB, 1 MiB and 64 MiB into the
 // binary's Swift (Python, on loopback, sharing the two cores).

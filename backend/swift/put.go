@@ -19,6 +19,7 @@ import (
 	ncw "github.com/ncw/swift/v2"
 
 	"github.com/coffre-cloud/coffre/backend"
+	"github.com/coffre-cloud/coffre/backend/internal/remote"
 )
 
 const (
@@ -32,10 +33,6 @@ const (
 	// or remove what it wrote, even when its context has ended.
 	cleanupTimeout = time.Minute
 )
-
-// errTooLong is wrapped by Put's error when the reader has more bytes than
-// the size given.
-var errTooLong = errors.New("the reader yields more bytes than the size given")
 
 // Put stores the bytes of r under name. See the package documentation for
 // the three ways it writes (buffered, streamed, segmented), what each
@@ -51,7 +48,7 @@ func (s *Store) Put(ctx context.Context, name string, r io.Reader, size int64) e
 	switch {
 	case size >= 0 && size <= s.bufferSize:
 		var b []byte
-		if b, err = readExact(ctx, r, size); err == nil {
+		if b, err = remote.ReadExact(ctx, r, size); err == nil {
 			err = s.putBytes(ctx, name, b)
 		}
 	case size < 0:
@@ -93,7 +90,7 @@ func (s *Store) putBytes(ctx context.Context, name string, b []byte) error {
 func (s *Store) putUnknown(ctx context.Context, name string, r io.Reader) error {
 	if s.bufferSize >= 0 {
 		var buf bytes.Buffer
-		if _, err := buf.ReadFrom(io.LimitReader(ctxReader{ctx, r}, s.bufferSize+1)); err != nil {
+		if _, err := buf.ReadFrom(io.LimitReader(remote.ContextReader(ctx, r), s.bufferSize+1)); err != nil {
 			return fmt.Errorf("reading the blob: %w", err)
 		}
 		if int64(buf.Len()) <= s.bufferSize {
@@ -346,55 +343,6 @@ func uploadID() string {
 	return fmt.Sprintf("%016x-%x", time.Now().UnixNano(), r)
 }
 
-// readExact reads exactly size bytes of r and checks that r ends there.
-func readExact(ctx context.Context, r io.Reader, size int64) ([]byte, error) {
-	b := make([]byte, size)
-	cr := ctxReader{ctx, r}
-	n, err := io.ReadFull(cr, b)
-	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		return nil, fmt.Errorf("the reader ended after %d bytes of %d: %w", n, size, io.ErrUnexpectedEOF)
-	case err != nil:
-		return nil, fmt.Errorf("reading the blob: %w", err)
-	}
-	if err := expectEOF(cr); err != nil {
-		return nil, err
-	}
-	return b, nil
-}
-
-// expectEOF checks that r has no more bytes.
-func expectEOF(r io.Reader) error {
-	var one [1]byte
-	for range 100 {
-		n, err := r.Read(one[:])
-		if n > 0 {
-			return errTooLong
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading the blob: %w", err)
-		}
-	}
-	return fmt.Errorf("reading the blob: %w", io.ErrNoProgress)
-}
-
-// ctxReader fails reads once its context has ended, so that a cancelled Put
-// stops reading a reader that would go on.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
 // body is the request body of a streamed Put: the bytes of r, exactly size
 // of them (any number when size < 0), hashed as they go. The server never
 // receives a complete body unless r has exactly size bytes: the last bytes
@@ -441,7 +389,7 @@ func (b *body) Read(p []byte) (int, error) {
 		return 0, b.fail(err)
 	}
 	if b.left == 0 {
-		if err := expectEOF(b.r); err != nil {
+		if err := remote.ExpectEOF(b.r); err != nil {
 			return 0, b.fail(err)
 		}
 		b.done = true
@@ -466,7 +414,7 @@ func (b *body) Read(p []byte) (int, error) {
 		return 0, b.fail(fmt.Errorf("reading the blob: %w", err))
 	case b.left == 0:
 		// The last bytes: the server gets them only if r ends here.
-		if err := expectEOF(b.r); err != nil {
+		if err := remote.ExpectEOF(b.r); err != nil {
 			return 0, b.fail(err)
 		}
 		b.done = true

@@ -4,21 +4,20 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"syscall"
-	"time"
 
 	ncw "github.com/ncw/swift/v2"
+
+	"github.com/coffre-cloud/coffre/backend/internal/remote"
 )
 
 // retrier repeats requests that failed transiently, with exponential
 // backoff and jitter.
 type retrier struct {
-	retries   int           // after the first attempt
-	base, max time.Duration // backoff of the first retry, and its bound
+	remote.Backoff
 }
 
 // final marks an error that must not be retried whatever it is: the
@@ -51,38 +50,13 @@ func (r retrier) do(ctx context.Context, conn *ncw.Connection, fn func() error) 
 			conn.UnAuthenticate()
 			continue
 		}
-		if !transient(err) || attempt >= r.retries {
+		if !transient(err) || attempt >= r.Retries {
 			return err
 		}
-		if !sleep(ctx, r.backoff(attempt)) {
+		if !remote.Sleep(ctx, r.Wait(attempt)) {
 			return err
 		}
 		attempt++
-	}
-}
-
-// backoff is the wait before retry n (0-based): base·2ⁿ bounded by max, of
-// which the upper half is random, so that clients that failed together do
-// not retry together.
-func (r retrier) backoff(n int) time.Duration {
-	d := r.max
-	if n < 30 && r.base<<n < r.max {
-		d = r.base << n
-	}
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 

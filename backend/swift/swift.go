@@ -13,6 +13,7 @@ import (
 	ncw "github.com/ncw/swift/v2"
 
 	"github.com/coffre-cloud/coffre/backend"
+	"github.com/coffre-cloud/coffre/backend/internal/remote"
 )
 
 // Defaults of Config's tuning fields.
@@ -124,13 +125,14 @@ func (c *Config) Validate() error {
 type Store struct {
 	conn      *ncw.Connection
 	container string
-	transport *http.Transport // ours to close, or nil
+	transport remote.Transport
 
 	bufferSize  int64
 	segmentSize int64
 	maxSegments int
 	pageSize    int
 	retry       retrier
+	reads       remote.Reads
 }
 
 var _ backend.Store = (*Store)(nil)
@@ -144,27 +146,23 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s := &Store{
 		container:   cfg.Container,
-		bufferSize:  orDefault(cfg.BufferSize, DefaultBufferSize),
-		segmentSize: orDefault(cfg.SegmentSize, DefaultSegmentSize),
-		pageSize:    orDefault(cfg.ListPageSize, DefaultListPageSize),
-		retry: retrier{
-			retries: orDefault(cfg.Retries, DefaultRetries),
-			base:    orDefault(cfg.RetryBase, DefaultRetryBase),
-			max:     orDefault(cfg.RetryMax, DefaultRetryMax),
-		},
+		bufferSize:  remote.OrDefault(cfg.BufferSize, DefaultBufferSize),
+		segmentSize: remote.OrDefault(cfg.SegmentSize, DefaultSegmentSize),
+		pageSize:    remote.OrDefault(cfg.ListPageSize, DefaultListPageSize),
+		retry: retrier{remote.Backoff{
+			Retries: max(0, remote.OrDefault(cfg.Retries, DefaultRetries)),
+			Base:    remote.OrDefault(cfg.RetryBase, DefaultRetryBase),
+			Max:     remote.OrDefault(cfg.RetryMax, DefaultRetryMax),
+		}},
+	}
+	s.reads = remote.Reads{
+		Name: "swift", Open: s.getObject, Stat: s.Stat,
+		Resumable: transient, Retry: s.retry.Backoff, Err: s.opError,
 	}
 	if s.bufferSize < 0 {
 		s.bufferSize = -1
 	}
-	if s.retry.retries < 0 {
-		s.retry.retries = 0
-	}
-	tr := cfg.Transport
-	if tr == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = 64
-		s.transport, tr = t, t
-	}
+	s.transport = remote.NewTransport(cfg.Transport, 0)
 	s.conn = &ncw.Connection{
 		AuthUrl:                     cfg.AuthURL,
 		AuthVersion:                 cfg.AuthVersion,
@@ -178,8 +176,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		ApplicationCredentialSecret: cfg.ApplicationCredentialSecret,
 		Region:                      cfg.Region,
 		Internal:                    cfg.Internal,
-		Timeout:                     orDefault(cfg.Timeout, DefaultTimeout),
-		Transport:                   tr,
+		Timeout:                     remote.OrDefault(cfg.Timeout, DefaultTimeout),
+		Transport:                   s.transport.RoundTripper,
 		// The library's own retries (immediate, GET and HEAD only) are off:
 		// s.retry retries with backoff, and logs in again on a 401.
 		Retries:   -1,
@@ -205,19 +203,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 }
 
 // Close releases idle connections. The store must not be used afterwards.
-func (s *Store) Close() error {
-	if s.transport != nil {
-		s.transport.CloseIdleConnections()
-	}
-	return nil
-}
-
-func orDefault[T int | int64 | time.Duration](v, def T) T {
-	if v == 0 {
-		return def
-	}
-	return v
-}
+func (s *Store) Close() error { return s.transport.Close() }
 
 // authError explains a failed login.
 func (s *Store) authError(err error) error {

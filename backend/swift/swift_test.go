@@ -5,8 +5,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/coffre-cloud/coffre/backend"
-	"github.com/coffre-cloud/coffre/backend/backendtest"
+	"github.com/coffre-cloud/coffre/backend/internal/remotetest"
 	"github.com/coffre-cloud/coffre/backend/swift"
 	"github.com/coffre-cloud/coffre/internal/testenv"
 )
@@ -28,12 +27,7 @@ func config(tb testing.TB) swift.Config {
 
 func open(tb testing.TB, cfg swift.Config) *swift.Store {
 	tb.Helper()
-	s, err := swift.Open(tb.Context(), cfg)
-	if err != nil {
-		tb.Fatalf("Open = %v", err)
-	}
-	tb.Cleanup(func() { s.Close() })
-	return s
+	return remotetest.Open(tb, swift.Open, cfg)
 }
 
 // TestConformance runs the suite on each way Put writes: buffered (the
@@ -42,23 +36,9 @@ func open(tb testing.TB, cfg swift.Config) *swift.Store {
 // objects), and segmented (1 MiB segments: every blob above 1 MiB, and
 // every blob of unknown size, is a static large object).
 func TestConformance(t *testing.T) {
-	for _, tt := range []struct {
-		name   string
-		config func(*swift.Config)
-	}{
-		{"put=buffered", func(*swift.Config) {}},
-		{"put=streamed", func(c *swift.Config) { c.BufferSize = -1 }},
-		{"put=segmented", func(c *swift.Config) { c.BufferSize = -1; c.SegmentSize = 1 << 20 }},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel() // with each other only: tests that stop the proxy run apart
-			backendtest.Run(t, backendtest.Opts{
-				New: func(tb testing.TB) backend.Store {
-					c := config(tb)
-					tt.config(&c)
-					return open(tb, c)
-				},
-			})
-		})
-	}
+	remotetest.Conformance(t, config, open, []remotetest.Variant[swift.Config]{
+		{Name: "put=buffered"},
+		{Name: "put=streamed", Change: func(c *swift.Config) { c.BufferSize = -1 }},
+		{Name: "put=segmented", Change: func(c *swift.Config) { c.BufferSize = -1; c.SegmentSize = 1 << 20 }},
+	})
 }
