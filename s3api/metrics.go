@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/coffre-cloud/coffre/vault"
 )
 
 // metrics counts requests in the Prometheus text format, without a client
@@ -140,4 +142,33 @@ type deadlineReader struct {
 func (d deadlineReader) Read(p []byte) (int, error) {
 	d.w.extend()
 	return d.r.Read(p)
+}
+
+// writeUsage writes what each tenant stores on each offer, and its
+// requests and egress since the process started.
+func writeUsage(w io.Writer, rows []vault.Usage) {
+	series := []struct {
+		name, kind, help string
+		value            func(vault.Usage) int64
+		offer            bool // per offer, else per tenant
+	}{
+		{"coffre_tenant_stored_bytes", "gauge", "Plaintext bytes a tenant stores on an offer.", func(u vault.Usage) int64 { return u.Bytes }, true},
+		{"coffre_tenant_stored_blobs", "gauge", "Blobs (backend objects) a tenant stores on an offer.", func(u vault.Usage) int64 { return u.Blobs }, true},
+		{"coffre_tenant_requests_total", "counter", "S3 requests of a tenant on buckets of an offer.", func(u vault.Usage) int64 { return u.Requests }, true},
+		{"coffre_tenant_egress_bytes_total", "counter", "Object bytes a tenant read from an offer.", func(u vault.Usage) int64 { return u.Egress }, true},
+		{"coffre_tenant_objects", "gauge", "Object versions a tenant stores.", func(u vault.Usage) int64 { return u.Objects }, false},
+		{"coffre_tenant_quota_bytes", "gauge", "A tenant's quota of bytes (0: none).", func(u vault.Usage) int64 { return u.QuotaBytes }, false},
+		{"coffre_tenant_quota_objects", "gauge", "A tenant's quota of objects (0: none).", func(u vault.Usage) int64 { return u.QuotaObjects }, false},
+	}
+	for _, m := range series {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", m.name, m.help, m.name, m.kind)
+		for _, u := range rows {
+			switch {
+			case m.offer && u.Offer != "":
+				fmt.Fprintf(w, "%s{tenant=%q,offer=%q} %d\n", m.name, u.Tenant, u.Offer, m.value(u))
+			case !m.offer && u.Offer == "":
+				fmt.Fprintf(w, "%s{tenant=%q} %d\n", m.name, u.Tenant, m.value(u))
+			}
+		}
+	}
 }

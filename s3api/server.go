@@ -142,6 +142,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	if hr.URL.Path == "/metrics" && hr.Method == http.MethodGet && s.metrics != nil {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		s.metrics.write(w)
+		if usage, err := s.vault.Usage(hr.Context()); err == nil {
+			writeUsage(w, usage)
+		} else {
+			s.log.Warn("reading usage for /metrics failed", "err", err)
+		}
 		return
 	}
 	r := &request{Request: hr, id: newRequestID(), start: time.Now()}
