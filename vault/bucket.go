@@ -274,17 +274,3 @@ func ValidTags(tags map[string]string, max int) error {
 	}
 	return nil
 }
-
-// BucketOwner returns the tenant that owns a bucket, for operator tools
-// that act outside any tenant's credentials (coffre decrypt).
-func (v *Vault) BucketOwner(ctx context.Context, name string) (string, error) {
-	var b Bucket
-	err := v.view(ctx, func(tx meta.Tx) error {
-		err := getRecord(tx, kBucket(name), &b)
-		if errors.Is(err, meta.ErrNotFound) {
-			return fail("%w: %s", ErrNoSuchBucket, name)
-		}
-		return err
-	})
-	return b.Tenant, err
-}

@@ -26,7 +26,7 @@ func (c *decryptCmd) Run(ctx context.Context, args []string) error {
 	bucket := fl.String("bucket", "", "bucket of the object")
 	key := fl.String("key", "", "key of the object")
 	version := fl.String("version-id", "", "version of the object (default: the latest)")
-	blobDir := fl.String("blobs", "", "directory holding the object's raw blobs, named as on the offer (obj/xx/ID); default: the site's local offer")
+	blobDir := fl.String("blobs", "", "directory holding the object's raw blobs, named as on the offer (obj/xx/ID); default: the bucket's offer when it is a local directory")
 	out := fl.String("o", "-", "output file (- for standard output)")
 	var kf keyFlags
 	fl.StringVar(&kf.pkcs11Module, "pkcs11-module", "", "PKCS#11 library of the HSM holding the root keys; default: the keyring")
@@ -55,15 +55,29 @@ func (c *decryptCmd) Run(ctx context.Context, args []string) error {
 		return fmt.Errorf("opening the key store (stop the server first: it holds the keyring): %w", err)
 	}
 	st.keys = ks
-	dir := *blobDir
-	if dir == "" {
-		dir = filepath.Join(st.dir, "offers", "local")
-	}
-	st.vault = vault.New(vault.Config{Meta: st.meta, Backend: blobFiles(dir), Keys: st.keys, Logger: slog.New(slog.DiscardHandler)})
-	tenant, err := st.vault.BucketOwner(ctx, *bucket)
+	b, err := st.vault.BucketInfo(ctx, *bucket)
 	if err != nil {
 		return err
 	}
+	dir := *blobDir
+	if dir == "" {
+		// The bucket's offer, when it is a directory here. Blobs a
+		// migration has not moved yet are on the offer it left.
+		name := b.Offer
+		if b.Migration != nil {
+			name = b.Migration.From
+		}
+		if name == "" {
+			name = site.Offers[0]
+		}
+		o := cfg.Offer(name)
+		if o == nil || o.FS == nil {
+			return fmt.Errorf("bucket %s is on offer %s, which is not a local directory: copy its blobs to a directory and give it with --blobs DIR", *bucket, name)
+		}
+		dir = cfg.Path(o.FS.Path)
+	}
+	st.vault = vault.New(vault.Config{Meta: st.meta, Backend: blobFiles(dir), Keys: st.keys, Logger: slog.New(slog.DiscardHandler)})
+	tenant := b.Tenant
 	o, err := st.vault.GetObject(ctx, vault.Principal{Tenant: tenant}, *bucket, *key, *version)
 	if err != nil {
 		return err
