@@ -278,18 +278,6 @@ func accessKeyOf(t *testing.T, out string) (id, secret string) {
 	return id, secret
 }
 
-func sameFiles(a, b map[string]int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
-}
-
 func environWithout(prefix string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
