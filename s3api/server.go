@@ -203,7 +203,13 @@ func (s *Server) serve(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	r.principal = vault.Principal{Tenant: k.Tenant, AccessKey: k.ID}
-	r.Body = &idleReader{r: r.auth.Body, rc: http.NewResponseController(w), idle: s.idle}
+	// A copy of the request gets the new body: net/http must keep seeing
+	// its own, to discard what the handler left unread or to close the
+	// connection, so that a refused upload's bytes are never read as the
+	// next request on a kept-alive connection.
+	own := *r.Request
+	own.Body = &idleReader{r: r.auth.Body, rc: http.NewResponseController(w), idle: s.idle}
+	r.Request = &own
 	return s.dispatch(w, r)
 }
 
