@@ -69,6 +69,22 @@ type benchServer struct {
 // newBenchServer starts an S3 server over fresh SQLite and fs stores, with a
 // tenant, an access key and a bucket, and returns an SDK client for it.
 func newBenchServer(b *testing.B, opts ...func(*s3.Options)) *benchServer {
+	return newBenchServerInline(b, 0, opts...)
+}
+
+// inlineModes are the two ways a small object is kept: as a blob file on
+// the offer, or inline in the metadata store (coffre serve's default).
+var inlineModes = []struct {
+	name string
+	max  int64
+}{
+	{"blob", 0},
+	{"inline", vault.DefaultInlineMax},
+}
+
+// newBenchServerInline is newBenchServer keeping objects of up to
+// inlineMax bytes in the metadata store.
+func newBenchServerInline(b *testing.B, inlineMax int64, opts ...func(*s3.Options)) *benchServer {
 	b.Helper()
 	dir := b.TempDir()
 	m, err := sqlite.Open(filepath.Join(dir, "meta.db"))
@@ -82,7 +98,7 @@ func newBenchServer(b *testing.B, opts ...func(*s3.Options)) *benchServer {
 	}
 	b.Cleanup(func() { st.Close() })
 	quiet := slog.New(slog.DiscardHandler)
-	v := vault.New(vault.Config{Meta: m, Backend: st, Keys: testenv.Keyring(b), Logger: quiet})
+	v := vault.New(vault.Config{Meta: m, Backend: st, Keys: testenv.Keyring(b), Logger: quiet, InlineMax: inlineMax})
 	ctx := context.Background()
 	if _, err := v.CreateTenant(ctx, "bench"); err != nil {
 		b.Fatalf("CreateTenant: %v", err)
@@ -211,20 +227,22 @@ func BenchmarkGet(b *testing.B) {
 // cost (signature, metadata commit, fsyncs).
 func BenchmarkPutSmall(b *testing.B) {
 	for _, cm := range checksumModes {
-		b.Run("checksum="+cm.name, func(b *testing.B) {
-			s := newBenchServer(b, cm.opt)
-			data := content(1, smallSize)
-			b.SetBytes(smallSize)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := range b.N {
-				if err := s.put(b.Context(), fmt.Sprintf("small-%d", i), data); err != nil {
-					b.Fatalf("PutObject: %v", err)
+		for _, im := range inlineModes {
+			b.Run("checksum="+cm.name+"/keep="+im.name, func(b *testing.B) {
+				s := newBenchServerInline(b, im.max, cm.opt)
+				data := content(1, smallSize)
+				b.SetBytes(smallSize)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := range b.N {
+					if err := s.put(b.Context(), fmt.Sprintf("small-%d", i), data); err != nil {
+						b.Fatalf("PutObject: %v", err)
+					}
 				}
-			}
-			b.StopTimer()
-			reportOps(b)
-		})
+				b.StopTimer()
+				reportOps(b)
+			})
+		}
 	}
 }
 
@@ -232,25 +250,27 @@ func BenchmarkPutSmall(b *testing.B) {
 // core: what group commit of the metadata and of directory fsyncs is for.
 func BenchmarkPutSmallParallel(b *testing.B) {
 	for _, cm := range checksumModes {
-		b.Run("checksum="+cm.name, func(b *testing.B) {
-			s := newBenchServer(b, cm.opt)
-			data := content(1, smallSize)
-			var next atomic.Int64
-			b.SetBytes(smallSize)
-			b.ReportAllocs()
-			b.SetParallelism(benchParallelism)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if err := s.put(b.Context(), fmt.Sprintf("small-%d", next.Add(1)), data); err != nil {
-						b.Errorf("PutObject: %v", err)
-						return
+		for _, im := range inlineModes {
+			b.Run("checksum="+cm.name+"/keep="+im.name, func(b *testing.B) {
+				s := newBenchServerInline(b, im.max, cm.opt)
+				data := content(1, smallSize)
+				var next atomic.Int64
+				b.SetBytes(smallSize)
+				b.ReportAllocs()
+				b.SetParallelism(benchParallelism)
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if err := s.put(b.Context(), fmt.Sprintf("small-%d", next.Add(1)), data); err != nil {
+							b.Errorf("PutObject: %v", err)
+							return
+						}
 					}
-				}
+				})
+				b.StopTimer()
+				reportOps(b)
 			})
-			b.StopTimer()
-			reportOps(b)
-		})
+		}
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 //	p/<upload id>/<part number u32be>  Part
 //	r/<blob>                           the blob is referenced (by a version or an upload); value: its offer
 //	o/<offer>/<bid>/<blob>             the bucket's blob is on the offer; value: its size (offers.go)
+//	d/<blob>                           an inline blob: its ciphertext, kept with the metadata
 //	g/<blob> 0x00 <offer>              the blob is garbage on the offer: delete it, then this record
 //	q/<tenant> 0x00 <offer>            what the tenant stores on the offer (offers.go)
 //	m/<month>/<tenant> 0x00 <offer>    the tenant's usage of the offer in a month (usage.go)

@@ -41,9 +41,18 @@ func newMD5Reader(r io.Reader) *md5Reader {
 	return m
 }
 
+// newInlineMD5Reader hashes on the caller's goroutine: for bodies small
+// enough that a goroutine costs more than the hashing.
+func newInlineMD5Reader(r io.Reader) *md5Reader {
+	return &md5Reader{r: r, h: md5.New()}
+}
+
 func (m *md5Reader) Read(p []byte) (int, error) {
 	n, err := m.r.Read(p)
-	for rest := p[:n]; len(rest) > 0; {
+	if m.ch == nil {
+		m.h.Write(p[:n])
+	}
+	for rest := p[:n]; len(rest) > 0 && m.ch != nil; {
 		bp := md5Pool.Get().(*[]byte)
 		k := copy(*bp, rest)
 		m.ch <- (*bp)[:k]
@@ -59,7 +68,9 @@ func (m *md5Reader) Read(p []byte) (int, error) {
 // sum stops the hasher and returns the hex MD5 of what was read. It must be
 // called exactly once, after the last Read.
 func (m *md5Reader) sum() string {
-	close(m.ch)
-	<-m.done
+	if m.ch != nil {
+		close(m.ch)
+		<-m.done
+	}
 	return hex.EncodeToString(m.h.Sum(nil))
 }

@@ -106,7 +106,7 @@ func (v *Vault) UploadPart(ctx context.Context, p Principal, bucket, key, upload
 	if err := v.precheckQuota(ctx, b, "", in.Size); err != nil {
 		return nil, err
 	}
-	blob, etag, err := v.writeBlob(ctx, blobPlace{p.Tenant, b.ID, key, b.Offer}, in.Body, in.Size, in.CustomerKey)
+	blob, etag, err := v.writeBlob(ctx, blobPlace{p.Tenant, b.ID, key, b.Offer, false}, in.Body, in.Size, in.CustomerKey)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -77,6 +78,7 @@ type payloadWriter interface {
 // associated data leaves out so that a migration can move them.
 type blobPlace struct {
 	tenant, bucketID, key, offer string
+	inline                       bool // may be kept in the metadata store
 }
 
 // errPipeAborted stops the encrypting goroutine when the backend gives up.
@@ -98,9 +100,13 @@ func (v *Vault) writeBlob(ctx context.Context, at blobPlace, body io.Reader, siz
 	if size > MaxPutSize {
 		return Blob{}, "", fmt.Errorf("%w: %d bytes in one request, the limit is %d", ErrEntityTooLarge, size, int64(MaxPutSize))
 	}
-	store, err := v.offerStore(at.offer)
-	if err != nil {
-		return Blob{}, "", err
+	inline := at.inline && v.inlineMax > 0 && size <= v.inlineMax
+	var store backend.Store
+	if !inline {
+		var err error
+		if store, err = v.offerStore(at.offer); err != nil {
+			return Blob{}, "", err
+		}
 	}
 	b := Blob{Name: newBlobName(), Size: size, SSEC: customerKey != nil, offer: v.offerName(at.offer)}
 	dek, wrapped, kek, err := v.wrapDEK(ctx, at.tenant, b.Name, customerKey)
@@ -109,6 +115,9 @@ func (v *Vault) writeBlob(ctx context.Context, at blobPlace, body io.Reader, siz
 	}
 	defer clear(dek)
 	b.DEK, b.KEK = wrapped, kek
+	if inline {
+		return v.sealInline(ctx, at, b, body, dek)
+	}
 
 	md := newMD5Reader(body)
 	pr, pw := io.Pipe()
@@ -133,19 +142,46 @@ func (v *Vault) writeBlob(ctx context.Context, at blobPlace, body io.Reader, siz
 	etag := md.sum()
 	if err != nil || eerr != nil {
 		v.writing.Delete(b.Name)
-		switch {
-		case md.err != nil && md.err != io.EOF:
-			return Blob{}, "", md.err
-		case md.n < size:
-			return Blob{}, "", fmt.Errorf("%w: got %d of %d bytes", ErrIncompleteBody, md.n, size)
-		case ctx.Err() != nil:
-			return Blob{}, "", ctx.Err()
-		case err == nil:
-			return Blob{}, "", eerr
-		}
-		return Blob{}, "", fmt.Errorf("%w: %v", ErrBackendUnavailable, err)
+		return Blob{}, "", bodyError(ctx, md, size, err, eerr)
 	}
 	b.Header = <-header
+	return b, etag, nil
+}
+
+// bodyError says whose fault a failed write is: the client's body, the
+// request's end, the encryption (encErr) or the backend (storeErr).
+func bodyError(ctx context.Context, md *md5Reader, size int64, storeErr, encErr error) error {
+	switch {
+	case md.err != nil && md.err != io.EOF:
+		return md.err
+	case md.n < size:
+		return fmt.Errorf("%w: got %d of %d bytes", ErrIncompleteBody, md.n, size)
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case storeErr == nil:
+		return encErr
+	}
+	return fmt.Errorf("%w: %v", ErrBackendUnavailable, storeErr)
+}
+
+// sealInline encrypts a small body into memory: the commit keeps it in the
+// metadata store, with the object's record, so that a small PUT costs one
+// durable commit instead of a blob file, its directory and the commit.
+func (v *Vault) sealInline(ctx context.Context, at blobPlace, b Blob, body io.Reader, dek []byte) (Blob, string, error) {
+	md := newInlineMD5Reader(body)
+	buf := bytes.NewBuffer(make([]byte, 0, crypt.CiphertextSize(b.Size)))
+	w, err := newPayloadWriter(buf, dek, payloadAD(at.tenant, at.bucketID, at.key, b.Name))
+	if err == nil {
+		_, err = io.Copy(w, md) // to EOF: signature and checksum checks end there
+		if err == nil {
+			err = w.Close()
+		}
+	}
+	etag := md.sum()
+	if err != nil || md.n != b.Size {
+		return Blob{}, "", bodyError(ctx, md, b.Size, nil, err)
+	}
+	b.Header, b.Inline, b.data, b.offer = w.Header(), true, buf.Bytes(), ""
 	return b, etag, nil
 }
 
@@ -161,7 +197,7 @@ func (v *Vault) PutObject(ctx context.Context, p Principal, bucket, key string, 
 	if err := v.precheckQuota(ctx, b, key, in.Size); err != nil {
 		return nil, err
 	}
-	blob, etag, err := v.writeBlob(ctx, blobPlace{p.Tenant, b.ID, key, b.Offer}, in.Body, in.Size, in.CustomerKey)
+	blob, etag, err := v.writeBlob(ctx, blobPlace{p.Tenant, b.ID, key, b.Offer, true}, in.Body, in.Size, in.CustomerKey)
 	if err != nil {
 		return nil, err
 	}
@@ -220,6 +256,12 @@ func (v *Vault) commit(ctx context.Context, p Principal, bucket string, o *Objec
 			}
 		}
 		for _, bl := range o.Blobs {
+			if bl.data != nil {
+				if err := v.putInline(tx, b, bl); err != nil {
+					return err
+				}
+				continue
+			}
 			if bl.offer == "" {
 				continue // a part, referenced since it was uploaded
 			}
@@ -407,7 +449,7 @@ func (v *Vault) GetObject(ctx context.Context, p Principal, bucket, key, version
 			o = &Object{tenant: b.Tenant, bucketID: b.ID}
 			err := b.get(tx, kLatest(b.ID, b.tok(key)), o)
 			if err == nil {
-				return v.resolveOffers(tx, o)
+				return v.resolveBlobs(tx, o)
 			} else if !errors.Is(err, meta.ErrNotFound) {
 				return err
 			}
@@ -434,7 +476,7 @@ func (v *Vault) GetObject(ctx context.Context, p Principal, bucket, key, version
 		case o.DeleteMarker:
 			return fail("%w: version %s of %s is a delete marker", ErrMethodNotAllowed, versionID, key)
 		}
-		return v.resolveOffers(tx, o)
+		return v.resolveBlobs(tx, o)
 	})
 	return o, err
 }
@@ -494,21 +536,30 @@ func (r *blobsReader) next() error {
 		return fmt.Errorf("%w: blob %s: %v", ErrIntegrity, b.Name, err)
 	}
 	coff, clen := crypt.CipherRange(r.off, n, b.Size)
+	i := len(r.o.Blobs) - len(r.blobs)
 	offer := ""
-	if i := len(r.o.Blobs) - len(r.blobs); i < len(r.o.offers) {
+	if i < len(r.o.offers) {
 		offer = r.o.offers[i]
 	}
-	store, err := r.v.offerStore(offer)
-	if err != nil {
-		return err
-	}
 	r.traffic = r.v.counter(r.o.tenant, offer)
-	rc, err := store.Get(r.ctx, b.Name, coff, clen)
-	if err != nil {
-		if errors.Is(err, backend.ErrNotFound) {
-			return fmt.Errorf("%w: blob %s is missing", ErrNoSuchKey, b.Name)
+	var rc io.ReadCloser
+	if b.Inline {
+		data := r.o.inline[i]
+		if coff+clen > int64(len(data)) {
+			return fmt.Errorf("%w: blob %s holds %d bytes, not %d", ErrIntegrity, b.Name, len(data), crypt.CiphertextSize(b.Size))
 		}
-		return fmt.Errorf("%w: %v", ErrBackendUnavailable, err)
+		rc = io.NopCloser(bytes.NewReader(data[coff : coff+clen]))
+	} else {
+		store, err := r.v.offerStore(offer)
+		if err != nil {
+			return err
+		}
+		if rc, err = store.Get(r.ctx, b.Name, coff, clen); err != nil {
+			if errors.Is(err, backend.ErrNotFound) {
+				return fmt.Errorf("%w: blob %s is missing", ErrNoSuchKey, b.Name)
+			}
+			return fmt.Errorf("%w: %v", ErrBackendUnavailable, err)
+		}
 	}
 	dr, err := newPayloadReader(rc, dek, payloadAD(r.o.tenant, r.o.bucketID, r.o.Key, b.Name), b.Header, r.off, n, b.Size)
 	if err != nil {

@@ -162,11 +162,33 @@ func (v *Vault) refBlob(tx meta.Tx, b Bucket, bl Blob) error {
 	return addUsage(tx, b.Tenant, offer, usage{Bytes: bl.Size, Blobs: 1})
 }
 
+// kInline holds the ciphertext of an inline blob.
+func kInline(blob string) []byte { return []byte("d/" + blob) }
+
+// putInline stores an inline blob with the commit that references it. Its
+// bytes count in the tenant's usage, on no offer.
+func (v *Vault) putInline(tx meta.Tx, b Bucket, bl Blob) error {
+	if err := tx.Put(kInline(bl.Name), bl.data); err != nil {
+		return err
+	}
+	return addUsage(tx, b.Tenant, "", usage{Bytes: bl.Size})
+}
+
 // markGarbage moves blobs of a bucket from referenced to garbage, on the
-// offers their references name, and returns their names.
+// offers their references name, and returns their names. Inline blobs go
+// at once: their readers hold a copy.
 func (v *Vault) markGarbage(tx meta.Tx, b Bucket, blobs []Blob) ([]string, error) {
 	names := make([]string, 0, len(blobs))
 	for _, bl := range blobs {
+		if bl.Inline {
+			if err := tx.Delete(kInline(bl.Name)); err != nil {
+				return nil, err
+			}
+			if err := addUsage(tx, b.Tenant, "", usage{Bytes: -bl.Size}); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		val, err := tx.Get(kRef(bl.Name))
 		if errors.Is(err, meta.ErrNotFound) {
 			continue // already released
@@ -196,13 +218,32 @@ func (v *Vault) markGarbage(tx meta.Tx, b Bucket, blobs []Blob) ([]string, error
 	return names, nil
 }
 
-// resolveOffers finds the offer of each of o's blobs, for Open.
-func (v *Vault) resolveOffers(tx meta.Tx, o *Object) error {
-	if len(v.offers) == 1 {
-		return nil // every blob is on the one offer
-	}
-	o.offers = make([]string, len(o.Blobs))
+// resolveBlobs finds where each of o's blobs is, for Open: the ciphertext
+// of inline blobs, read in the transaction that read o (so that a commit
+// releasing them later changes nothing for this read), and the offer of
+// the others.
+func (v *Vault) resolveBlobs(tx meta.Tx, o *Object) error {
+	multi := len(v.offers) > 1
 	for i, bl := range o.Blobs {
+		if bl.Inline {
+			data, err := tx.Get(kInline(bl.Name))
+			if errors.Is(err, meta.ErrNotFound) {
+				return fmt.Errorf("%w: inline blob %s is missing", ErrIntegrity, bl.Name)
+			} else if err != nil {
+				return err
+			}
+			if o.inline == nil {
+				o.inline = make([][]byte, len(o.Blobs))
+			}
+			o.inline[i] = bytes.Clone(data)
+			continue
+		}
+		if !multi {
+			continue // every blob is on the one offer
+		}
+		if o.offers == nil {
+			o.offers = make([]string, len(o.Blobs))
+		}
 		val, err := tx.Get(kRef(bl.Name))
 		switch {
 		case errors.Is(err, meta.ErrNotFound):

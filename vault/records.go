@@ -92,9 +92,15 @@ type Blob struct {
 	ETag     string `json:"e,omitempty"`
 	Checksum string `json:"c,omitempty"`
 
+	// Inline: the blob is kept in the metadata store (d/<name>), not on
+	// an offer.
+	Inline bool `json:"in,omitempty"`
+
 	// offer is where writeBlob put a blob that no record references yet;
 	// "" for a blob read from a record (its reference says where it is).
+	// data is an inline blob's ciphertext until its commit.
 	offer string
+	data  []byte
 }
 
 // Checksum is an S3 additional checksum stored with an object.
@@ -132,6 +138,7 @@ type Object struct {
 	tenant, bucketID string
 	customerKey      []byte
 	offers           []string // offer of each blob; nil when the site has one
+	inline           [][]byte // ciphertext of each inline blob, else nil
 }
 
 // KeyID names the tenant key that protects the object's newest blob, as

@@ -57,7 +57,7 @@ func keyOpAnywhere(ctx context.Context, sf *siteFlags, kf keyFlags, op keyOp, st
 	if !errors.Is(err, errNoServer) {
 		return msg, err
 	}
-	st, err := openSite(ctx, cfg, s, slog.New(slog.DiscardHandler), 0, kf, stdout)
+	st, err := openSite(ctx, cfg, s, slog.New(slog.DiscardHandler), siteOpts{}, kf, stdout)
 	if err != nil {
 		return "", fmt.Errorf("the server is not running and the site could not be opened: %w", err)
 	}

@@ -55,6 +55,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	gcInterval := fl.Duration("gc-interval", time.Minute, "how often the janitor removes garbage and expired uploads")
 	gcGrace := fl.Duration("gc-grace", time.Minute, "how long replaced or deleted bytes stay readable by GETs already under way")
 	metricsOn := fl.Bool("metrics", false, "serve Prometheus metrics at /metrics on the S3 port, without authentication")
+	inlineMax := fl.Int64("inline-max", vault.DefaultInlineMax, "keep objects of up to this many bytes, encrypted, in the metadata store rather than as blobs on the bucket's offer (0: never)")
 	pprofAddr := fl.String("pprof", "", "serve Go's profiler (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060")
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -82,7 +83,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return err
 	}
-	st, err := openSite(ctx, cfg, site, log, *uploadExpiry, kf, c.stdout)
+	st, err := openSite(ctx, cfg, site, log, siteOpts{uploadExpiry: *uploadExpiry, inlineMax: *inlineMax}, kf, c.stdout)
 	if err != nil {
 		return err
 	}

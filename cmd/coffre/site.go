@@ -110,7 +110,13 @@ func (f *siteFlags) load() (*config.Config, *config.Site, error) {
 
 // openSite opens (creating if needed) a site of the configuration for
 // serving: its metadata, its key store and every offer it names.
-func openSite(ctx context.Context, cfg *config.Config, s *config.Site, log *slog.Logger, uploadExpiry time.Duration, kf keyFlags, stdout io.Writer) (*site, error) {
+// siteOpts are serve's tunables of a site's vault.
+type siteOpts struct {
+	uploadExpiry time.Duration
+	inlineMax    int64
+}
+
+func openSite(ctx context.Context, cfg *config.Config, s *config.Site, log *slog.Logger, o siteOpts, kf keyFlags, stdout io.Writer) (*site, error) {
 	st, err := openMeta(cfg, s)
 	if err != nil {
 		return nil, err
@@ -142,7 +148,7 @@ func openSite(ctx context.Context, cfg *config.Config, s *config.Site, log *slog
 	st.vault = vault.New(vault.Config{
 		Meta: st.meta, Offers: st.offers, DefaultOffer: s.Offers[0],
 		Placer: cfg.Placer(s.Name), Quota: quotas(cfg),
-		Keys: st.keys, Logger: log, Region: defaultRegion, UploadExpiry: uploadExpiry,
+		Keys: st.keys, Logger: log, Region: defaultRegion, UploadExpiry: o.uploadExpiry, InlineMax: o.inlineMax,
 	})
 	return st, nil
 }

@@ -291,11 +291,13 @@ func decodeNode(b []byte) (*node, error) {
 	if !n.leaf() && count == 0 {
 		return nil, errEmptyInternal
 	}
-	n.keys = make([]string, count)
+	// One spare slot: a Put inserts at most one entry before the node is
+	// written, and growing the slices would copy them all.
+	n.keys = make([]string, count, count+1)
 	var sb strings.Builder
 	sb.Grow(min(2*len(b), count*MaxKeyLen))
 	if n.leaf() {
-		n.vals = make([][]byte, count)
+		n.vals = make([][]byte, count, count+1)
 		prev := ""
 		for i := 0; i < count && d.err == nil; i++ {
 			n.keys[i] = d.key(&sb, prev)
@@ -303,7 +305,7 @@ func decodeNode(b []byte) (*node, error) {
 			prev = n.keys[i]
 		}
 	} else {
-		n.kids = make([]uint64, count)
+		n.kids = make([]uint64, count, count+1)
 		n.kids[0] = d.id()
 		prev := ""
 		for i := 1; i < count && d.err == nil; i++ {
