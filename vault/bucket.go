@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/coffre-cloud/coffre/meta"
 	"github.com/coffre-cloud/coffre/policy"
@@ -92,7 +93,7 @@ func (v *Vault) CreateBucket(ctx context.Context, p Principal, name string, pl P
 		case !errors.Is(err, meta.ErrNotFound):
 			return err
 		}
-		return tx.Put(kBucket(name), encode(b))
+		return v.putBucket(tx, b)
 	})
 	if err == nil {
 		v.log.Info("bucket placed", "event", "placement.create", "tenant", b.Tenant, "bucket", name, "sensitivity", b.Sensitivity, "offer", offer)
@@ -181,6 +182,7 @@ func (v *Vault) DeleteBucket(ctx context.Context, p Principal, name string) erro
 		if err := tx.Delete(kMigrating(name)); err != nil {
 			return err
 		}
+		v.bucketGen.Add(1)
 		return tx.Delete(kBucket(name))
 	})
 	if err == nil {
@@ -251,7 +253,7 @@ func (v *Vault) updateBucket(ctx context.Context, p Principal, name string, fn f
 		if err := fn(tx, &b); err != nil {
 			return err
 		}
-		return tx.Put(kBucket(name), encode(b))
+		return v.putBucket(tx, b)
 	})
 }
 
@@ -273,4 +275,41 @@ func ValidTags(tags map[string]string, max int) error {
 		}
 	}
 	return nil
+}
+
+// putBucket writes a bucket record in an update, and marks the cached
+// copies of buckets stale.
+func (v *Vault) putBucket(tx meta.Tx, b Bucket) error {
+	v.bucketGen.Add(1)
+	return tx.Put(kBucket(b.Name), encode(b))
+}
+
+// cachedBucket is a bucket as read before the update generation gen.
+type cachedBucket struct {
+	b   Bucket
+	gen int64
+	at  time.Time
+}
+
+// bucketTTL bounds how long a cached bucket serves; within this process
+// every change of a bucket record makes the copies stale at once.
+const bucketTTL = 2 * time.Second
+
+// writeBucket returns a bucket p may write to, for the work a write does
+// before its commit (which reads the bucket again in its transaction and
+// checks that it is the same): from a cache, which saves a metadata read
+// per PUT.
+func (v *Vault) writeBucket(ctx context.Context, p Principal, name string) (Bucket, error) {
+	gen := v.bucketGen.Load()
+	if e, ok := v.buckets.Load(name); ok {
+		c := e.(cachedBucket)
+		if c.gen == gen && c.b.Tenant == p.Tenant && time.Since(c.at) < bucketTTL {
+			return c.b, nil
+		}
+	}
+	b, err := v.Bucket(ctx, p, name)
+	if err == nil {
+		v.buckets.Store(name, cachedBucket{b: b, gen: gen, at: time.Now()})
+	}
+	return b, err
 }

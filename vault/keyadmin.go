@@ -250,7 +250,7 @@ func (v *Vault) rewrapBucketKey(ctx context.Context, b *Bucket, current int) err
 		}
 		cur.MK, cur.MKV = wrapped, current
 		b.MK, b.MKV = wrapped, current
-		return tx.Put(kBucket(b.Name), encode(cur))
+		return v.putBucket(tx, cur)
 	})
 }
 

@@ -181,7 +181,7 @@ func (v *Vault) moveBlob(ctx context.Context, b Bucket, blob string) error {
 			cur.Migration.MovedBlobs++
 			cur.Migration.MovedBytes += plain
 			cur.Migration.LastError = ""
-			if err := tx.Put(kBucket(b.Name), encode(cur)); err != nil {
+			if err := v.putBucket(tx, cur); err != nil {
 				return err
 			}
 		}
@@ -260,7 +260,7 @@ func (v *Vault) finishMigration(ctx context.Context, name, bid string) (bool, er
 		}
 		m = b.Migration
 		b.Sensitivity, b.Migration = m.To, nil
-		if err := tx.Put(kBucket(name), encode(b)); err != nil {
+		if err := v.putBucket(tx, b); err != nil {
 			return err
 		}
 		done = true
@@ -284,7 +284,7 @@ func (v *Vault) noteMigrationError(ctx context.Context, name string, cause error
 		}
 		b.Migration.LastError = cause.Error()
 		b.Migration.LastAttempt = v.now().UTC()
-		return tx.Put(kBucket(name), encode(b))
+		return v.putBucket(tx, b)
 	})
 	if err != nil {
 		v.log.Warn("recording a migration error failed", "bucket", name, "err", err)

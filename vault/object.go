@@ -178,6 +178,9 @@ func (v *Vault) sealInline(ctx context.Context, at blobPlace, b Blob, body io.Re
 		}
 	}
 	etag := md.sum()
+	if err == nil && md.n > b.Size {
+		err = fmt.Errorf("%w: the body has more than the %d bytes announced", ErrInvalidArgument, b.Size)
+	}
 	if err != nil || md.n != b.Size {
 		return Blob{}, "", bodyError(ctx, md, b.Size, nil, err)
 	}
@@ -190,7 +193,7 @@ func (v *Vault) PutObject(ctx context.Context, p Principal, bucket, key string, 
 	if err := ValidKey(key); err != nil {
 		return nil, err
 	}
-	b, err := v.Bucket(ctx, p, bucket)
+	b, err := v.writeBucket(ctx, p, bucket)
 	if err != nil {
 		return nil, err
 	}

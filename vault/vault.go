@@ -79,6 +79,8 @@ type Vault struct {
 	kekUnwraps atomic.Int64
 
 	traffic     sync.Map // trafficKey -> *trafficCounter (usage.go)
+	buckets     sync.Map // bucket name -> cachedBucket (bucket.go)
+	bucketGen   atomic.Int64
 	bucketOffer sync.Map // bucket name -> [2]string{tenant, offer}, for request counting
 	migrateWake chan struct{}
 }
@@ -150,7 +152,15 @@ func (v *Vault) view(ctx context.Context, fn func(meta.Tx) error) error {
 }
 
 func (v *Vault) update(ctx context.Context, fn func(meta.Tx) error) error {
-	return metaErr(v.meta.Update(ctx, fn))
+	gen := v.bucketGen.Load()
+	err := metaErr(v.meta.Update(ctx, fn))
+	if v.bucketGen.Load() != gen {
+		// A bucket record changed in fn: the bump there made copies read
+		// before it stale; this one, after the commit, those read while
+		// it ran.
+		v.bucketGen.Add(1)
+	}
+	return err
 }
 
 type vaultError struct{ err error }
