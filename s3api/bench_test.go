@@ -348,3 +348,50 @@ func BenchmarkBackendGet(b *testing.B) { backendtest.BenchGet(b, fsBackend()) }
 // BenchmarkBackendPutConcurrent measures the fs backend's 4 KiB Puts from
 // 1, 4 and 16 goroutines: the floor under BenchmarkPutSmallParallel.
 func BenchmarkBackendPutConcurrent(b *testing.B) { backendtest.BenchPutConcurrent(b, fsBackend()) }
+
+// BenchmarkList measures ListObjectsV2 over a bucket of listKeys small
+// objects, 1,000 keys a page: keys listed per second.
+func BenchmarkList(b *testing.B) {
+	const listKeys = 20000
+	s := newBenchServerInline(b, vault.DefaultInlineMax)
+	ctx := b.Context()
+	var next atomic.Int64
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			for {
+				i := next.Add(1)
+				if i > listKeys {
+					errs <- nil
+					return
+				}
+				if err := s.put(ctx, fmt.Sprintf("dir-%02d/object-%06d", i%50, i), []byte("x")); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			b.Fatalf("PutObject: %v", err)
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		p := s3.NewListObjectsV2Paginator(s.c, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket)})
+		n := 0
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				b.Fatalf("ListObjectsV2: %v", err)
+			}
+			n += len(out.Contents)
+		}
+		if n != listKeys {
+			b.Fatalf("listed %d keys, want %d", n, listKeys)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(listKeys*b.N)/b.Elapsed().Seconds(), "keys/s")
+}

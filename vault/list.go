@@ -123,11 +123,14 @@ func (v *Vault) ListObjects(ctx context.Context, p Principal, bucket string, in 
 				if full() {
 					return false, nil
 				}
-				o := new(Object)
-				if err := b.get(tx, kLatest(b.ID, b.tok(key)), o); errors.Is(err, meta.ErrNotFound) {
-					return true, nil
-				} else if err != nil {
-					return false, err
+				o, ok := listed(key, val)
+				if !ok {
+					o = new(Object)
+					if err := b.get(tx, kLatest(b.ID, b.tok(key)), o); errors.Is(err, meta.ErrNotFound) {
+						return true, nil
+					} else if err != nil {
+						return false, err
+					}
 				}
 				out.Objects = append(out.Objects, o)
 				out.Next = key

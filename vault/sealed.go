@@ -7,8 +7,11 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -193,15 +196,100 @@ func (b *Bucket) tok(key string) string {
 	return string(m.Sum(nil)[:16])
 }
 
-// The name index maps each key that has versions to one byte: 1 when its
-// latest version is live (listed by ListObjects), 0 when only older
-// versions or delete markers remain.
+// The name index maps each key that has versions to a short value: 0 when
+// only older versions or delete markers remain; for a live latest version,
+// what a listing shows of it (listingValue), or 1 when that does not fit
+// (the listing then reads the record).
 var (
 	idxLive = []byte{1}
 	idxDead = []byte{0}
 )
 
-func indexLive(val []byte) bool { return len(val) == 1 && val[0] == 1 }
+const idxListing = 2 // first byte of a listingValue
+
+func indexLive(val []byte) bool {
+	return len(val) > 0 && (val[0] == idxLive[0] || val[0] == idxListing)
+}
+
+// listingValue encodes the attributes ListObjects shows of a live version,
+// so that a listing reads index nodes only:
+//
+//	2 | uvarint size | varint mtime (µs since 1970) | 16-byte MD5 of the ETag |
+//	uvarint parts (0: not multipart) | str storage class | str checksum
+//	algorithm | str checksum type
+//
+// where str is a uvarint length then the bytes. It returns nil when o's
+// ETag is not an MD5 (with or without -N) or the value would be too long.
+func listingValue(o *Object) []byte {
+	sum, parts, ok := strings.Cut(o.ETag, "-")
+	md5, err := hex.DecodeString(sum)
+	if err != nil || len(md5) != 16 {
+		return nil
+	}
+	n := 0
+	if ok {
+		if n, err = strconv.Atoi(parts); err != nil || n < 1 {
+			return nil
+		}
+	}
+	v := []byte{idxListing}
+	v = binary.AppendUvarint(v, uint64(o.Size))
+	v = binary.AppendVarint(v, o.LastModified.UnixMicro())
+	v = append(v, md5...)
+	v = binary.AppendUvarint(v, uint64(n))
+	var alg, typ string
+	if o.Checksum != nil {
+		alg, typ = o.Checksum.Algorithm, o.Checksum.Type
+	}
+	for _, str := range []string{o.StorageClass, alg, typ} {
+		v = binary.AppendUvarint(v, uint64(len(str)))
+		v = append(v, str...)
+	}
+	if len(v) > index.MaxValueLen {
+		return nil
+	}
+	return v
+}
+
+// listed decodes a listingValue; ok is false for any other value.
+func listed(key string, v []byte) (o *Object, ok bool) {
+	if len(v) == 0 || v[0] != idxListing {
+		return nil, false
+	}
+	v = v[1:]
+	size, n := binary.Uvarint(v)
+	if n <= 0 {
+		return nil, false
+	}
+	v = v[n:]
+	mtime, n := binary.Varint(v)
+	if n <= 0 || len(v) < n+16 {
+		return nil, false
+	}
+	etag := hex.EncodeToString(v[n : n+16])
+	v = v[n+16:]
+	parts, n := binary.Uvarint(v)
+	if n <= 0 {
+		return nil, false
+	}
+	v = v[n:]
+	if parts > 0 {
+		etag += "-" + strconv.FormatUint(parts, 10)
+	}
+	var strs [3]string
+	for i := range strs {
+		l, n := binary.Uvarint(v)
+		if n <= 0 || uint64(len(v)-n) < l {
+			return nil, false
+		}
+		strs[i], v = string(v[n:n+int(l)]), v[n+int(l):]
+	}
+	o = &Object{Key: key, Size: int64(size), LastModified: time.UnixMicro(mtime).UTC(), ETag: etag, StorageClass: strs[0], Multipart: parts > 0}
+	if strs[1] != "" {
+		o.Checksum = &Checksum{Algorithm: strs[1], Type: strs[2]}
+	}
+	return o, len(v) == 0
+}
 
 // indexLatest records in the name index what the newest version of a key
 // is (nil: the key has no version left).
@@ -212,6 +300,9 @@ func (b *Bucket) indexLatest(tx meta.Tx, key string, newest *Object) error {
 		return err
 	case newest.DeleteMarker:
 		return b.idx.Put(tx, key, idxDead)
+	}
+	if v := listingValue(newest); v != nil {
+		return b.idx.Put(tx, key, v)
 	}
 	return b.idx.Put(tx, key, idxLive)
 }

@@ -14,7 +14,7 @@ const (
 	// MaxKeyLen is the longest key, in bytes: the S3 limit on object keys.
 	MaxKeyLen = 1024
 	// MaxValueLen is the longest value, in bytes.
-	MaxValueLen = 64
+	MaxValueLen = 128
 )
 
 const (

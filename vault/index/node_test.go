@@ -112,7 +112,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"key-empty", padded("01 00 01 00 00 00"), "not after"},
 		{"key-too-long", padded("01 00 01 00 8108" + strings.Repeat("61", 1025) + "00"), "over 1024"},
 		{"shared-too-long", padded("01 00 02 00 01 61 00 01 8008" + strings.Repeat("61", 1024) + "00"), "over 1023"},
-		{"value-too-long", padded("01 00 01 00 01 61 41" + strings.Repeat("00", 65)), "over 64"},
+		{"value-too-long", padded("01 00 01 00 01 61 8101" + strings.Repeat("00", 129)), "over 128"},
 		{"internal-without-children", padded("01 01 00"), "without children"},
 		{"internal-key-not-after", padded("01 01 02 0000000000000001 00 00 0000000000000002"), "not after"},
 		{"not-padded", bytes.TrimRight(leaf, "\x00"), "padding"},
