@@ -277,7 +277,8 @@ func BenchmarkPutSmallParallel(b *testing.B) {
 const smallObjects = 64
 
 func newSmallGetServer(b *testing.B) *benchServer {
-	s := newBenchServer(b)
+	// As coffre serve keeps them: inline.
+	s := newBenchServerInline(b, vault.DefaultInlineMax)
 	for i := range smallObjects {
 		if err := s.put(b.Context(), fmt.Sprintf("small-%d", i), content(uint64(i), smallSize)); err != nil {
 			b.Fatalf("PutObject: %v", err)

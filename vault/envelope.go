@@ -332,8 +332,16 @@ func sealDEK(aead cipher.AEAD, dek []byte, tenant, blob string) []byte {
 // unwrapKEKLayer removes the tenant-key layer of a blob's wrapped data key:
 // the result is the data key, or for SSE-C blobs the data key still sealed
 // with the customer key.
-func (v *Vault) unwrapKEKLayer(ctx context.Context, tenant string, b Blob) ([]byte, error) {
-	aead, err := v.kek(ctx, tenant, b.KEK)
+// recs, when it holds the record of b's KEK version, was read by the
+// caller's transaction; otherwise the record is read now.
+func (v *Vault) unwrapKEKLayer(ctx context.Context, tenant string, b Blob, recs map[int]kekRecord) ([]byte, error) {
+	var aead cipher.AEAD
+	var err error
+	if rec, ok := recs[b.KEK]; ok {
+		aead, err = v.openKEK(ctx, tenant, rec)
+	} else {
+		aead, err = v.kek(ctx, tenant, b.KEK)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -350,8 +358,8 @@ func (v *Vault) unwrapKEKLayer(ctx context.Context, tenant string, b Blob) ([]by
 
 // unwrapDEK opens the data key of a blob; customerKey is the SSE-C key of
 // the request, or nil.
-func (v *Vault) unwrapDEK(ctx context.Context, tenant string, b Blob, customerKey []byte) ([]byte, error) {
-	inner, err := v.unwrapKEKLayer(ctx, tenant, b)
+func (v *Vault) unwrapDEK(ctx context.Context, tenant string, b Blob, customerKey []byte, recs map[int]kekRecord) ([]byte, error) {
+	inner, err := v.unwrapKEKLayer(ctx, tenant, b, recs)
 	if err != nil || !b.SSEC {
 		return inner, err
 	}

@@ -257,7 +257,7 @@ func (v *Vault) rewrapBucketKey(ctx context.Context, b *Bucket, current int) err
 func (v *Vault) rewrapBlob(ctx context.Context, tenant string, current int, b *Blob) error {
 	// Only the tenant-key layer changes: an SSE-C data key stays sealed
 	// with the customer's key, which Coffre never has at rest.
-	dek, err := v.unwrapKEKLayer(ctx, tenant, *b)
+	dek, err := v.unwrapKEKLayer(ctx, tenant, *b, nil)
 	if err != nil {
 		return err
 	}

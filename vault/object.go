@@ -452,7 +452,7 @@ func (v *Vault) GetObject(ctx context.Context, p Principal, bucket, key, version
 			o = &Object{tenant: b.Tenant, bucketID: b.ID}
 			err := b.get(tx, kLatest(b.ID, b.tok(key)), o)
 			if err == nil {
-				return v.resolveBlobs(tx, o)
+				return v.resolveBlobs(tx, b.Tenant, o)
 			} else if !errors.Is(err, meta.ErrNotFound) {
 				return err
 			}
@@ -479,7 +479,7 @@ func (v *Vault) GetObject(ctx context.Context, p Principal, bucket, key, version
 		case o.DeleteMarker:
 			return fail("%w: version %s of %s is a delete marker", ErrMethodNotAllowed, versionID, key)
 		}
-		return v.resolveBlobs(tx, o)
+		return v.resolveBlobs(tx, b.Tenant, o)
 	})
 	return o, err
 }
@@ -530,7 +530,7 @@ func (r *blobsReader) next() error {
 	}
 	b := r.blobs[0]
 	n := min(b.Size-r.off, r.left)
-	dek, err := r.v.unwrapDEK(r.ctx, r.o.tenant, b, r.o.customerKey)
+	dek, err := r.v.unwrapDEK(r.ctx, r.o.tenant, b, r.o.customerKey, r.o.keks)
 	if err != nil {
 		return err
 	}

@@ -222,9 +222,22 @@ func (v *Vault) markGarbage(tx meta.Tx, b Bucket, blobs []Blob) ([]string, error
 // of inline blobs, read in the transaction that read o (so that a commit
 // releasing them later changes nothing for this read), and the offer of
 // the others.
-func (v *Vault) resolveBlobs(tx meta.Tx, o *Object) error {
+//
+// It also reads the records of the blobs' KEKs, so that Open needs no
+// transaction of its own; a record that cannot be read is left for Open to
+// report.
+func (v *Vault) resolveBlobs(tx meta.Tx, tenant string, o *Object) error {
 	multi := len(v.offers) > 1
 	for i, bl := range o.Blobs {
+		if _, ok := o.keks[bl.KEK]; !ok && len(bl.DEK) > 0 {
+			var rec kekRecord
+			if readKEK(tx, tenant, bl.KEK, &rec) == nil {
+				if o.keks == nil {
+					o.keks = make(map[int]kekRecord, 1)
+				}
+				o.keks[bl.KEK] = rec
+			}
+		}
 		if bl.Inline {
 			data, err := tx.Get(kInline(bl.Name))
 			if errors.Is(err, meta.ErrNotFound) {

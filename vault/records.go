@@ -137,8 +137,9 @@ type Object struct {
 	// customer key given with the request (UseCustomerKey).
 	tenant, bucketID string
 	customerKey      []byte
-	offers           []string // offer of each blob; nil when the site has one
-	inline           [][]byte // ciphertext of each inline blob, else nil
+	offers           []string          // offer of each blob; nil when the site has one
+	inline           [][]byte          // ciphertext of each inline blob, else nil
+	keks             map[int]kekRecord // the blobs' KEK records, read with the object
 }
 
 // KeyID names the tenant key that protects the object's newest blob, as
