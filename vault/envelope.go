@@ -156,13 +156,18 @@ func (c *kekCache) drop(tenant string, version int) {
 // currentKEK returns the AEAD and version of the tenant's current KEK,
 // making version 1 on first use.
 func (v *Vault) currentKEK(ctx context.Context, tenant string) (cipher.AEAD, int, error) {
-	var t Tenant
+	var (
+		t   Tenant
+		rec kekRecord
+	)
 	err := v.view(ctx, func(tx meta.Tx) error {
 		err := getRecord(tx, kTenant(tenant), &t)
 		if errors.Is(err, meta.ErrNotFound) {
 			return fail("%w: %s", ErrNoSuchTenant, tenant)
+		} else if err != nil || t.Shredded || t.KEKVersion == 0 {
+			return err
 		}
-		return err
+		return readKEK(tx, tenant, t.KEKVersion, &rec)
 	})
 	if err != nil {
 		return nil, 0, err
@@ -173,7 +178,7 @@ func (v *Vault) currentKEK(ctx context.Context, tenant string) (cipher.AEAD, int
 	if t.KEKVersion == 0 {
 		return v.newKEK(ctx, tenant, 0)
 	}
-	aead, err := v.kek(ctx, tenant, t.KEKVersion)
+	aead, err := v.openKEK(ctx, tenant, rec)
 	return aead, t.KEKVersion, err
 }
 
