@@ -148,20 +148,22 @@ func (v *Vault) writeBlob(ctx context.Context, at blobPlace, body io.Reader, siz
 	return b, etag, nil
 }
 
-// bodyError says whose fault a failed write is: the client's body, the
-// request's end, the encryption (encErr) or the backend (storeErr).
+// bodyError says whose fault a failed write is: the client's body (an
+// error reading it), the request's end, the backend (storeErr: it stops
+// reading the body, which then comes up short through no fault of the
+// client's), a body shorter than announced, or the encryption (encErr).
 func bodyError(ctx context.Context, md *md5Reader, size int64, storeErr, encErr error) error {
 	switch {
 	case md.err != nil && md.err != io.EOF:
 		return md.err
-	case md.n < size:
-		return fmt.Errorf("%w: got %d of %d bytes", ErrIncompleteBody, md.n, size)
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case storeErr == nil:
-		return encErr
+	case storeErr != nil:
+		return fmt.Errorf("%w: %v", ErrBackendUnavailable, storeErr)
+	case md.n < size:
+		return fmt.Errorf("%w: got %d of %d bytes", ErrIncompleteBody, md.n, size)
 	}
-	return fmt.Errorf("%w: %v", ErrBackendUnavailable, storeErr)
+	return encErr
 }
 
 // sealInline encrypts a small body into memory: the commit keeps it in the
@@ -610,8 +612,12 @@ func (r *blobsReader) Read(p []byte) (int, error) {
 			}
 		case errors.Is(err, crypt.ErrIntegrity):
 			return n, fmt.Errorf("%w: %v", ErrIntegrity, err)
-		default:
+		case err == nil || r.ctx.Err() != nil:
 			return n, err
+		default:
+			// The backend's failure, never the reader's: a copy must not
+			// report it as the client's short body.
+			return n, fmt.Errorf("%w: reading blob: %v", ErrBackendUnavailable, err)
 		}
 	}
 }
