@@ -10,7 +10,7 @@ TEST_TIMEOUT ?= 20m
 FUZZTIME     ?= 10s
 STATICCHECK  ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test deps test-short fuzz bench build lint
+.PHONY: test deps test-short fuzz bench bench-go build lint
 
 test: deps
 	$(GO) vet ./...
@@ -27,7 +27,14 @@ test-short:
 fuzz:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz.sh
 
+# bench compares Coffre with a peer S3 server and the raw disk, end to end,
+# and writes BENCHMARKS.md (scripts/bench.sh; about 10 minutes on 2 cores,
+# BENCH_QUICK=1 for a smoke run of a minute).
 bench:
+	GO=$(GO) bash scripts/bench.sh
+
+# bench-go runs the Go benchmarks beside the code (BenchmarkX), in process.
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 build:
@@ -38,3 +45,12 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+
+# torture runs the reliability torture suite (scripts/torture.sh): the random
+# workload against coffre serve killed with SIGKILL, the same workload over a
+# faulty backend, then every fuzz target, keeping the corpus in .torture/.
+# TORTURE_TIME (default 5m) sizes the first two, TORTURE_FUZZTIME (default
+# 20s) each fuzz target; the report goes to .torture/report.txt.
+.PHONY: torture
+torture:
+	GO=$(GO) bash scripts/torture.sh
