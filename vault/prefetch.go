@@ -3,6 +3,8 @@ package vault
 import (
 	"io"
 	"sync"
+
+	"github.com/coffre-cloud/coffre/crypt"
 )
 
 // Decrypting a large GET on the goroutine that also writes the response
@@ -37,9 +39,13 @@ func newPrefetchReader(r io.Reader) *prefetchReader {
 	p := &prefetchReader{full: make(chan prefetched, prefetchDepth), done: make(chan struct{})}
 	go func() {
 		defer close(p.full)
+		// The first buffer holds one chunk, so that the response's first
+		// byte does not wait for a whole buffer to be read and decrypted.
+		size := crypt.ChunkSize
 		for {
 			bp := prefetchPool.Get().(*[]byte)
-			n, err := io.ReadFull(r, *bp)
+			n, err := io.ReadFull(r, (*bp)[:size])
+			size = prefetchBuf
 			if n > 0 {
 				select {
 				case p.full <- prefetched{bp, n}:

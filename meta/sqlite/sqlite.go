@@ -361,11 +361,16 @@ func newConn(ctx context.Context, db *sql.DB, writer bool) (c *conn, err error) 
 		// Per connection. Readers never commit, but the connection that
 		// closes last checkpoints the WAL into the database file.
 		`PRAGMA synchronous = FULL`,
-		// 32 MiB of page cache per connection (the default is 2 MiB):
-		// keeps the upper levels of the b-tree and hot records in
-		// memory, which saves a read system call per page in the
-		// pure-Go driver.
-		`PRAGMA cache_size = -32768`,
+	}
+	// Page cache (the default is 2 MiB): it keeps the upper levels of the
+	// b-tree and hot records in memory, which saves a read system call per
+	// page in the pure-Go driver. The writer gets 32 MiB, each reader
+	// 8 MiB: it fills as the database grows, so the five connections
+	// bound the store's memory to about 64 MiB.
+	if writer {
+		pragmas = append(pragmas, `PRAGMA cache_size = -32768`)
+	} else {
+		pragmas = append(pragmas, `PRAGMA cache_size = -8192`)
 	}
 	if writer {
 		pragmas = append(pragmas,
