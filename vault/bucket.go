@@ -297,19 +297,45 @@ const bucketTTL = 2 * time.Second
 
 // writeBucket returns a bucket p may write to, for the work a write does
 // before its commit (which reads the bucket again in its transaction and
-// checks that it is the same): from a cache, which saves a metadata read
-// per PUT.
+// checks that it is the same): from the cache, which saves a metadata
+// transaction per PUT.
 func (v *Vault) writeBucket(ctx context.Context, p Principal, name string) (Bucket, error) {
-	gen := v.bucketGen.Load()
-	if e, ok := v.buckets.Load(name); ok {
-		c := e.(cachedBucket)
-		if c.gen == gen && c.b.Tenant == p.Tenant && time.Since(c.at) < bucketTTL {
-			return c.b, nil
-		}
+	if b, ok := v.cachedBucket(p, name); ok {
+		return b, nil
 	}
-	b, err := v.Bucket(ctx, p, name)
+	var b Bucket
+	err := v.view(ctx, func(tx meta.Tx) (err error) {
+		b, err = v.readBucket(ctx, tx, p, name)
+		return err
+	})
+	return b, err
+}
+
+// readBucket is bucketFor through the cache, for reads: it must be the
+// first read of tx, so that tx sees at least what the cache generation it
+// records says.
+func (v *Vault) readBucket(ctx context.Context, tx meta.Tx, p Principal, name string) (Bucket, error) {
+	if b, ok := v.cachedBucket(p, name); ok {
+		return b, nil
+	}
+	gen := v.bucketGen.Load()
+	b, err := v.bucketFor(ctx, tx, p, name)
 	if err == nil {
 		v.buckets.Store(name, cachedBucket{b: b, gen: gen, at: time.Now()})
 	}
 	return b, err
+}
+
+// cachedBucket returns a cached bucket that is still current.
+func (v *Vault) cachedBucket(p Principal, name string) (Bucket, bool) {
+	e, ok := v.buckets.Load(name)
+	if !ok {
+		return Bucket{}, false
+	}
+	c := e.(cachedBucket)
+	if c.gen != v.bucketGen.Load() || c.b.Tenant != p.Tenant || time.Since(c.at) >= bucketTTL {
+		return Bucket{}, false
+	}
+	v.bucketOffer.Store(name, [2]string{c.b.Tenant, v.offerName(c.b.Offer)})
+	return c.b, true
 }

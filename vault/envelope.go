@@ -217,6 +217,7 @@ func (v *Vault) newKEK(ctx context.Context, tenant string, after int) (cipher.AE
 	}
 	theirs := 0
 	err = v.update(ctx, func(tx meta.Tx) error {
+		v.bucketGen.Add(1) // cached buckets are read under keys this may change
 		theirs = 0
 		var t Tenant
 		if err := getRecord(tx, kTenant(tenant), &t); errors.Is(err, meta.ErrNotFound) {

@@ -96,6 +96,7 @@ func (v *Vault) RewrapTenant(ctx context.Context, tenant string, progress func(d
 	}
 	// Nothing refers to older versions now: destroy them.
 	err = v.update(ctx, func(tx meta.Tx) error {
+		v.bucketGen.Add(1) // cached buckets are read under keys this may change
 		st.Retired = st.Retired[:0]
 		var old [][]byte
 		pre := kKEKsOf(tenant)
@@ -140,6 +141,7 @@ func (v *Vault) rewrapRange(ctx context.Context, b Bucket, current int, pre []by
 			n    int
 		)
 		err := v.update(ctx, func(tx meta.Tx) error {
+			v.bucketGen.Add(1) // cached buckets are read under keys this may change
 			next, n = nil, 0
 			type rec struct {
 				k, v []byte
@@ -241,6 +243,7 @@ func (v *Vault) rewrapBucketKey(ctx context.Context, b *Bucket, current int) err
 	rand.Read(nonce)
 	wrapped := aead.Seal(nonce, nonce, mk, bucketKeyAD(b.Tenant, b.ID, current))
 	return v.update(ctx, func(tx meta.Tx) error {
+		v.bucketGen.Add(1) // cached buckets are read under keys this may change
 		var cur Bucket
 		if err := getRecord(tx, kBucket(b.Name), &cur); err != nil {
 			return err
@@ -342,6 +345,7 @@ func (v *Vault) rewrapKEK(ctx context.Context, k []byte) (done bool, err error) 
 		}
 		changed, gone := false, false
 		err = v.update(ctx, func(tx meta.Tx) error {
+			v.bucketGen.Add(1) // cached buckets are read under keys this may change
 			changed, gone = false, false
 			var cur kekRecord
 			switch err := getRecord(tx, k, &cur); {
@@ -374,6 +378,7 @@ func (v *Vault) rewrapKEK(ctx context.Context, k []byte) (done bool, err error) 
 // ciphertext stays where it is, unreadable by anyone, the State included.
 func (v *Vault) ShredTenant(ctx context.Context, tenant string) (destroyed int, err error) {
 	err = v.update(ctx, func(tx meta.Tx) error {
+		v.bucketGen.Add(1) // cached buckets are read under keys this may change
 		destroyed = 0
 		var t Tenant
 		switch err := getRecord(tx, kTenant(tenant), &t); {

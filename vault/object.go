@@ -445,7 +445,7 @@ func findVersion(tx meta.Tx, b Bucket, key, versionID string) (*Object, []byte, 
 func (v *Vault) GetObject(ctx context.Context, p Principal, bucket, key, versionID string) (*Object, error) {
 	var o *Object
 	err := v.view(ctx, func(tx meta.Tx) error {
-		b, err := v.bucketFor(ctx, tx, p, bucket)
+		b, err := v.readBucket(ctx, tx, p, bucket)
 		if err != nil {
 			return err
 		}
