@@ -311,9 +311,11 @@ func (v *Vault) writeBucket(ctx context.Context, p Principal, name string) (Buck
 	return b, err
 }
 
-// readBucket is bucketFor through the cache, for reads: it must be the
+// readBucket is bucketFor through the cache. In a View it must be the
 // first read of tx, so that tx sees at least what the cache generation it
-// records says.
+// records says; in an Update it is exact, as every change of a bucket
+// commits on the same single writer and makes the cache stale in its own
+// transaction.
 func (v *Vault) readBucket(ctx context.Context, tx meta.Tx, p Principal, name string) (Bucket, error) {
 	if b, ok := v.cachedBucket(p, name); ok {
 		return b, nil

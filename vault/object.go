@@ -243,9 +243,12 @@ func (v *Vault) PutObject(ctx context.Context, p Principal, bucket, key string, 
 // upload there).
 func (v *Vault) commit(ctx context.Context, p Principal, bucket string, o *Object, extra func(meta.Tx, Bucket) error) error {
 	var garbage []string
-	err := v.update(ctx, func(tx meta.Tx) error {
+	err := v.update(ctx, func(mtx meta.Tx) error {
 		garbage = garbage[:0]
-		b, err := v.bucketFor(ctx, tx, p, bucket)
+		tx := withUsage(mtx)
+		// The cache is exact here: every change of a bucket commits on
+		// this same writer, before this transaction, and makes it stale.
+		b, err := v.readBucket(ctx, tx, p, bucket)
 		if err != nil {
 			return err
 		}
@@ -278,6 +281,9 @@ func (v *Vault) commit(ctx context.Context, p Principal, bucket string, o *Objec
 			}
 		}
 		if garbage, err = v.addVersion(tx, b, o); err != nil {
+			return err
+		}
+		if err := tx.flush(); err != nil {
 			return err
 		}
 		// Checked after the version it may replace is released.

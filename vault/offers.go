@@ -70,6 +70,42 @@ type usage struct {
 }
 
 func addUsage(tx meta.Tx, tenant, offer string, d usage) error {
+	if ut, ok := tx.(*usageTx); ok {
+		k := [2]string{tenant, offer}
+		sum := ut.deltas[k]
+		sum.Bytes += d.Bytes
+		sum.Blobs += d.Blobs
+		sum.Objects += d.Objects
+		ut.deltas[k] = sum
+		return nil
+	}
+	return applyUsage(tx, tenant, offer, d)
+}
+
+// usageTx is a transaction that sums its changes of usage and applies
+// them once, at flush: a PUT that replaces a version changes its tenant's
+// counters four times.
+type usageTx struct {
+	meta.Tx
+	deltas map[[2]string]usage
+}
+
+func withUsage(tx meta.Tx) *usageTx { return &usageTx{Tx: tx, deltas: make(map[[2]string]usage, 2)} }
+
+func (ut *usageTx) flush() error {
+	for k, d := range ut.deltas {
+		if d == (usage{}) {
+			continue
+		}
+		if err := applyUsage(ut.Tx, k[0], k[1], d); err != nil {
+			return err
+		}
+	}
+	clear(ut.deltas)
+	return nil
+}
+
+func applyUsage(tx meta.Tx, tenant, offer string, d usage) error {
 	var u usage
 	if err := getRecord(tx, kUsage(tenant, offer), &u); err != nil && !errors.Is(err, meta.ErrNotFound) {
 		return err
