@@ -2,36 +2,22 @@ package main
 
 import (
 	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/coffre-cloud/coffre/internal/detstream"
 )
 
-// stream is size bytes of the deterministic stream of a seed, from byte base
-// of that stream on: the AES-256-CTR keystream under a key derived from the
-// seed (tests/durability uses the same construction). Any range of it can be
-// made again without keeping it, so bodies of any size are sent and checked
-// without holding them in memory, at a few GB/s (AES-NI). It is an
-// io.ReadSeeker, which the SDK needs over plain HTTP when it signs the
-// payload: it reads the body once to hash it, rewinds, then sends it.
-type stream struct {
-	block     cipher.Block
-	base      int64
-	size, pos int64
-	ctr       cipher.Stream // positioned at base+pos; nil after a Seek
-}
+// stream is size bytes, from byte base on, of the deterministic stream of
+// a seed (internal/detstream): bodies are written and checked without being
+// held in memory.
+type stream = detstream.Stream
 
 func newStream(seed uint64, base, size int64) *stream {
-	key := sha256.Sum256(binary.BigEndian.AppendUint64([]byte("coffre bench stream"), seed))
-	block, err := aes.NewCipher(key[:])
-	if err != nil {
-		panic(err) // a 32-byte key is always valid
-	}
-	return &stream{block: block, base: base, size: size}
+	return detstream.New("coffre bench stream", seed, base, size)
 }
 
 // seedOf derives a stream seed from an object key, so that every object has
@@ -39,46 +25,6 @@ func newStream(seed uint64, base, size int64) *stream {
 func seedOf(key string) uint64 {
 	h := sha256.Sum256([]byte(key))
 	return binary.BigEndian.Uint64(h[:8])
-}
-
-func (s *stream) Read(p []byte) (int, error) {
-	if s.pos >= s.size {
-		return 0, io.EOF
-	}
-	if rem := s.size - s.pos; int64(len(p)) > rem {
-		p = p[:rem]
-	}
-	if s.ctr == nil {
-		at := s.base + s.pos
-		var iv [aes.BlockSize]byte
-		binary.BigEndian.PutUint64(iv[8:], uint64(at/aes.BlockSize))
-		s.ctr = cipher.NewCTR(s.block, iv[:])
-		var skip [aes.BlockSize]byte
-		s.ctr.XORKeyStream(skip[:at%aes.BlockSize], skip[:at%aes.BlockSize])
-	}
-	clear(p)
-	s.ctr.XORKeyStream(p, p)
-	s.pos += int64(len(p))
-	return len(p), nil
-}
-
-func (s *stream) Seek(off int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		off += s.pos
-	case io.SeekEnd:
-		off += s.size
-	default:
-		return 0, fmt.Errorf("stream: bad whence %d", whence)
-	}
-	if off < 0 {
-		return 0, errors.New("stream: negative position")
-	}
-	if off != s.pos {
-		s.pos, s.ctr = off, nil
-	}
-	return off, nil
 }
 
 // errMismatch reports a body whose bytes are not those that were written.
