@@ -157,6 +157,7 @@ func writeUsage(w io.Writer, rows []vault.Usage) {
 		{"coffre_tenant_requests_total", "counter", "S3 requests of a tenant on buckets of an offer.", func(u vault.Usage) int64 { return u.Requests }, true},
 		{"coffre_tenant_egress_bytes_total", "counter", "Object bytes a tenant read from an offer.", func(u vault.Usage) int64 { return u.Egress }, true},
 		{"coffre_tenant_objects", "gauge", "Object versions a tenant stores.", func(u vault.Usage) int64 { return u.Objects }, false},
+		{"coffre_tenant_inline_bytes", "gauge", "Plaintext bytes of a tenant's small objects kept in the metadata store.", func(u vault.Usage) int64 { return u.Bytes }, false},
 		{"coffre_tenant_quota_bytes", "gauge", "A tenant's quota of bytes (0: none).", func(u vault.Usage) int64 { return u.QuotaBytes }, false},
 		{"coffre_tenant_quota_objects", "gauge", "A tenant's quota of objects (0: none).", func(u vault.Usage) int64 { return u.QuotaObjects }, false},
 	}

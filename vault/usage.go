@@ -13,21 +13,21 @@ import (
 )
 
 // Usage is what a tenant stores on an offer and how much it used it.
-// Bytes and Blobs are exact (kept in the transactions that change them);
-// Objects, the tenant's object versions, is on the row whose Offer is "".
+// Bytes and Blobs are exact (kept in the transactions that change them).
+// The row whose Offer is "" holds the tenant's object versions (Objects)
+// and the bytes of its inline objects, kept in the metadata store.
 // Requests and Egress count since this process started.
 type Usage struct {
-	Tenant, Offer  string
-	Bytes, Blobs   int64
-	Objects        int64
-	Requests       int64
-	Egress         int64 // bytes read by GETs
-	QuotaBytes     int64 // the tenant's quota, 0 for none (on every row)
-	QuotaObjects   int64
-	ByteSeconds    float64 // MonthUsage only: stored bytes integrated over time
-	MonthRequests  int64   // MonthUsage only
-	MonthEgress    int64   // MonthUsage only
-	MonthAccounted bool    // MonthUsage only: the month has accounting records
+	Tenant, Offer string
+	Bytes, Blobs  int64
+	Objects       int64
+	Requests      int64
+	Egress        int64 // bytes read by GETs
+	QuotaBytes    int64 // the tenant's quota, 0 for none (on every row)
+	QuotaObjects  int64
+	ByteSeconds   float64 // MonthUsage only: stored bytes integrated over time
+	MonthRequests int64   // MonthUsage only
+	MonthEgress   int64   // MonthUsage only
 }
 
 // trafficKey is a tenant and an offer.
@@ -220,7 +220,7 @@ func (v *Vault) MonthUsage(ctx context.Context, month string) ([]Usage, error) {
 				return false, err
 			}
 			r := row(string(tenant), string(offer))
-			r.ByteSeconds, r.MonthRequests, r.MonthEgress, r.MonthAccounted = m.ByteSeconds, m.Requests, m.Egress, true
+			r.ByteSeconds, r.MonthRequests, r.MonthEgress = m.ByteSeconds, m.Requests, m.Egress
 			return true, nil
 		})
 		if err != nil {
