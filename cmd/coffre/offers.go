@@ -50,7 +50,9 @@ func openOffer(ctx context.Context, cfg *config.Config, o *config.Offer, log *sl
 }
 
 // lazy is a remote backend opened on first use when it could not be opened
-// at start, at most once per retry interval.
+// at start, at most once per retry interval. While one request opens it,
+// the others fail at once rather than queue behind a connection that may
+// take its whole timeout to fail.
 type lazy struct {
 	name string
 	open func(context.Context) (backend.Store, error)
@@ -58,11 +60,15 @@ type lazy struct {
 
 	mu      sync.Mutex
 	store   backend.Store
+	opening bool
 	lastTry time.Time
 	lastErr error
 }
 
-const lazyRetry = 2 * time.Second
+const (
+	lazyRetry   = 2 * time.Second
+	lazyTimeout = 30 * time.Second
+)
 
 func newLazy(ctx context.Context, name string, log *slog.Logger, open func(context.Context) (backend.Store, error)) (*lazy, error) {
 	l := &lazy{name: name, open: open, log: log}
@@ -74,21 +80,34 @@ func newLazy(ctx context.Context, name string, log *slog.Logger, open func(conte
 
 func (l *lazy) get(ctx context.Context) (backend.Store, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.store != nil {
-		return l.store, nil
+	switch {
+	case l.store != nil:
+		s := l.store
+		l.mu.Unlock()
+		return s, nil
+	case l.opening:
+		l.mu.Unlock()
+		return nil, fmt.Errorf("offer %s is unreachable: a connection is being attempted", l.name)
+	case l.lastErr != nil && time.Since(l.lastTry) < lazyRetry:
+		err := l.lastErr
+		l.mu.Unlock()
+		return nil, fmt.Errorf("offer %s is unreachable: %w", l.name, err)
 	}
-	if time.Since(l.lastTry) < lazyRetry && l.lastErr != nil {
-		return nil, fmt.Errorf("offer %s is unreachable: %w", l.name, l.lastErr)
-	}
-	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
+	l.opening = true
+	l.mu.Unlock()
+
+	octx, cancel := context.WithTimeout(ctx, lazyTimeout)
 	s, err := l.open(octx)
-	l.lastTry, l.lastErr = time.Now(), err
+	cancel()
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.opening, l.lastTry, l.lastErr = false, time.Now(), err
 	if err != nil {
 		return nil, fmt.Errorf("offer %s is unreachable: %w", l.name, err)
 	}
 	l.store = s
+	l.log.Info("offer reachable", "offer", l.name)
 	return s, nil
 }
 
