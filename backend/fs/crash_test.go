@@ -89,7 +89,7 @@ func TestCrash(t *testing.T) {
 		return
 	}
 	if testing.Short() {
-		t.Skip("slow: kills child processes in the middle of their writes")
+		t.Skip("-short: kills child processes in the middle of their writes")
 	}
 	for _, gc := range []string{"off", "on"} {
 		for _, killAfter := range []int{1, 40, 300, 1000} {

@@ -308,7 +308,7 @@ func TestChunkedSignedTrailers(t *testing.T) {
 // must not buffer it.
 func TestChunkedBoundedMemory(t *testing.T) {
 	if testing.Short() {
-		t.Skip("64 MiB body")
+		t.Skip("-short: 64 MiB body")
 	}
 	r, _ := signedStreamingBody(t, []int{64 << 20}, 'z')
 	res, err := testVerifier().Verify(r)

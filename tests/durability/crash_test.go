@@ -3,9 +3,7 @@ package durability_test
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -449,7 +447,7 @@ func (r *crashRun) checkLeftovers() {
 	var files []string
 	err := poll(ctx, janitorWait, 250*time.Millisecond, func() (bool, error) {
 		var err error
-		files, err = offerFiles(offer)
+		files, err = testenv.OfferFiles(offer)
 		if err != nil {
 			return false, err
 		}
@@ -477,31 +475,6 @@ func (r *crashRun) checkLeftovers() {
 		}
 		t.Errorf("%s holds %d entries with no upload in progress, want none: %v", tmp, len(ents), names)
 	}
-}
-
-// offerFiles lists the files of an fs offer other than its lock and its
-// temporary directory: the blobs, and anything else that should not be
-// there.
-func offerFiles(root string) ([]string, error) {
-	var files []string
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && path != root {
-				return nil // a directory pruned by a concurrent Delete
-			}
-			return err
-		}
-		rel, _ := filepath.Rel(root, path)
-		switch {
-		case d.IsDir() && rel == "+tmp":
-			return fs.SkipDir
-		case d.IsDir(), rel == "+lock":
-			return nil
-		}
-		files = append(files, rel)
-		return nil
-	})
-	return files, err
 }
 
 // poll calls cond every interval until it reports true, returns an error,

@@ -24,7 +24,7 @@ import (
 // internal offer and nothing of the bucket left on the external one.
 func TestCrashDuringMigration(t *testing.T) {
 	if testing.Short() {
-		t.Skip("writes 96 MiB and kills a server")
+		t.Skip("-short: writes 96 MiB and kills a server")
 	}
 	const (
 		objects = 24
@@ -54,7 +54,7 @@ func TestCrashDuringMigration(t *testing.T) {
 	sites := filepath.Join(srv.DataDir, "sites", "monaco", "offers")
 	external, internal := filepath.Join(sites, "external"), filepath.Join(sites, "local")
 	count := func(dir string) int {
-		files, err := offerFiles(dir)
+		files, err := testenv.OfferFiles(dir)
 		if err != nil {
 			t.Fatal(err)
 		}

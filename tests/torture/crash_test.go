@@ -2,9 +2,7 @@ package torture_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -179,7 +177,7 @@ func checkLeftovers(t *testing.T, w *workload, srv *testenv.Server) {
 	start := time.Now()
 	var files []string
 	for {
-		files, err = offerFiles(offer)
+		files, err = testenv.OfferFiles(offer)
 		if err != nil {
 			t.Fatalf("listing the offer's files: %v", err)
 		}
@@ -251,28 +249,4 @@ func referencedBlobs(ctx context.Context, c *s3.Client, bucket string) (blobs, o
 		}
 	}
 	return blobs, objects, uploads, nil
-}
-
-// offerFiles lists the files of an fs offer other than its lock and its
-// temporary directory.
-func offerFiles(root string) ([]string, error) {
-	var files []string
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && path != root {
-				return nil // a directory pruned by a concurrent Delete
-			}
-			return err
-		}
-		rel, _ := filepath.Rel(root, path)
-		switch {
-		case d.IsDir() && rel == "+tmp":
-			return fs.SkipDir
-		case d.IsDir(), rel == "+lock":
-			return nil
-		}
-		files = append(files, rel)
-		return nil
-	})
-	return files, err
 }
