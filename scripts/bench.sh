@@ -10,6 +10,10 @@
 #              and read back, without a server, before and after the servers;
 #   coffre     `coffre serve` on its embedded defaults, on 127.0.0.1;
 #   versitygw  `versitygw posix DIR`, on 127.0.0.1;
+#   ceiling    coffre-bench null -md5: an S3 endpoint that stores nothing
+#              (PUT bodies hashed with MD5 and dropped, GET bodies computed),
+#              for the large and multipart groups only: the most one stream
+#              gets through the client, net/http and loopback here;
 # and drives both servers with coffre-bench s3 (aws-sdk-go-v2), one scenario
 # group at a time, alternating between them, in BENCH_ROUNDS rounds. coffre-bench reads each
 # server's CPU time and peak RSS (VmHWM) per scenario from /proc. At the end
@@ -23,7 +27,7 @@
 #   BENCH_OUT=FILE       where the report goes (default: BENCHMARKS.md, or
 #                        $BENCH_DIR/BENCHMARKS.md with BENCH_QUICK=1)
 #   BENCH_DIR=DIR        work directory (default: .bench)
-#   BENCH_TARGETS=LIST   which of raw,coffre,peer to run (default: all three)
+#   BENCH_TARGETS=LIST   which of raw,coffre,peer,ceiling to run (default: all four)
 #   BENCH_SCENARIOS=LIST coffre-bench s3 -scenarios (default: all of
 #                        large,small,ttfb,list,multipart)
 #   BENCH_ROUNDS=N       runs of each scenario group against each server
@@ -32,7 +36,8 @@
 #   BENCH_KEEP=1         keep the servers' data directories
 #   BENCH_PERF=1         profile coffre serve with perf record (see below)
 #   COFFRE_EXTRA_ARGS    more `coffre serve` flags, e.g. "--debug"
-#   COFFRE_PORT, PEER_PORT  ports on 127.0.0.1 (default 19100, 19101)
+#   COFFRE_PORT, PEER_PORT, CEILING_PORT  ports on 127.0.0.1 (default 19100,
+#                        19101, 19102)
 #
 # Profiling Coffre during a scenario. `coffre serve` has no pprof endpoint
 # yet; when it gets one, pass its flag in COFFRE_EXTRA_ARGS, run one
@@ -69,7 +74,8 @@ BIN=$BENCH_DIR/bin
 RUN=$BENCH_DIR/run
 COFFRE_PORT=${COFFRE_PORT:-19100}
 PEER_PORT=${PEER_PORT:-19101}
-BENCH_TARGETS=${BENCH_TARGETS:-raw,coffre,peer}
+CEILING_PORT=${CEILING_PORT:-19102}
+BENCH_TARGETS=${BENCH_TARGETS:-raw,coffre,peer,ceiling}
 BENCH_SCENARIOS=${BENCH_SCENARIOS:-large,small,ttfb,list,multipart}
 BENCH_ROUNDS=${BENCH_ROUNDS:-2}
 QUICK=()
@@ -159,7 +165,15 @@ LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 # run_s3 NAME GROUP PREFIX: one scenario group against one server.
 run_s3() {
 	local name=$1 group=$2 prefix=$3 port pid
-	if [ "$name" = coffre ]; then port=$COFFRE_PORT pid=$COFFRE_PID; else port=$PEER_PORT pid=$PEER_PID; fi
+	case $name in
+	coffre) port=$COFFRE_PORT pid=$COFFRE_PID ;;
+	ceiling)
+		# The null server stores nothing: only the large-object groups.
+		[ "$group" = large ] || [ "$group" = multipart ] || return 0
+		port=$CEILING_PORT pid=$CEILING_PID
+		;;
+	*) port=$PEER_PORT pid=$PEER_PID ;;
+	esac
 	log "$name: $group ($PRESET, keys under $prefix) against http://127.0.0.1:$port"
 	AWS_ACCESS_KEY_ID=$ACCESS_KEY AWS_SECRET_ACCESS_KEY=$SECRET_KEY \
 		"$BIN/coffre-bench" s3 "${QUICK[@]}" -endpoint "http://127.0.0.1:$port" -target "$name" \
@@ -207,6 +221,16 @@ if want peer; then
 	SERVERS+=("$PEER")
 fi
 
+if want ceiling; then
+	port_free "$CEILING_PORT"
+	log "ceiling: coffre-bench null -md5 on 127.0.0.1:$CEILING_PORT"
+	"$BIN/coffre-bench" null -md5 -addr "127.0.0.1:$CEILING_PORT" >"$RUN/logs/ceiling.log" 2>&1 &
+	CEILING_PID=$!
+	PIDS+=("$CEILING_PID")
+	wait_http "http://127.0.0.1:$CEILING_PORT/" "$CEILING_PID"
+	SERVERS+=(ceiling)
+fi
+
 perf_pid=
 if want coffre && [ "${BENCH_PERF:-}" = 1 ]; then
 	log "coffre: perf record -g -p $COFFRE_PID -o $RUN/coffre.perf.data"
@@ -242,6 +266,7 @@ if [ -n "$perf_pid" ]; then
 fi
 if want coffre; then stop_server "$COFFRE_PID"; fi
 if want peer; then stop_server "$PEER_PID"; fi
+if want ceiling; then stop_server "$CEILING_PID"; fi
 if [ "${BENCH_KEEP:-}" != 1 ]; then rm -rf "$RUN/coffre-data" "$RUN/$PEER-data"; fi
 
 want raw && run_raw after
@@ -275,6 +300,7 @@ sizes+=${BENCH_ARGS:+; changed by BENCH_ARGS: $BENCH_ARGS}
 	-meta "file system of the data (Coffre's, the peer's and the raw files)=$fs" \
 	-meta "Coffre=commit $commit, \`coffre serve\` on its embedded defaults (built-in keyring, SQLite, fs backend)${EXTRA_COFFRE[*]:+, with ${EXTRA_COFFRE[*]}}" \
 	-meta "peer=versitygw $PEER_VERSION (\`versitygw --keep-alive posix DIR\`), Apache-2.0, https://github.com/versity/versitygw" \
+	-meta "ceiling=\`coffre-bench null -md5\` (large objects and multipart only), an S3 endpoint that stores nothing: see under the targets" \
 	-meta "client=coffre-bench (aws-sdk-go-v2, UNSIGNED-PAYLOAD, no request checksums), $($GO env GOVERSION)" \
 	-meta "preset=$PRESET: $sizes" \
 	-note "Both servers run side by side on the same machine, each on a fresh directory of the same file system, and the same load generator drives them on 127.0.0.1, one at a time: each scenario group runs against one server then the other, in ABBA order (Coffre first for large objects, the peer first for small ones, and so on), so that other work on the machine weighs on both alike; every group but the listing runs in $BENCH_ROUNDS rounds, each on new keys, and the tables give the best round (and every round). The client shares the $(nproc) CPUs with the server it measures (its own CPU time is in the raw results). Throughputs are in MB/s of 10⁶ bytes. Bodies are a deterministic AES-CTR stream generated while they are sent, and every GET is checked byte for byte against it while it streams, for the servers and the raw disk alike." \

@@ -4,6 +4,7 @@
 //	coffre-bench s3 -endpoint URL -target NAME [-pid PID] [-quick] [-json FILE]
 //	coffre-bench raw -dir DIR [-quick] [-json FILE]
 //	coffre-bench report -json FILE [-meta KEY=VALUE]... > BENCHMARKS.md
+//	coffre-bench null -addr 127.0.0.1:PORT [-md5]
 //
 // s3 drives one endpoint with aws-sdk-go-v2 (path-style, static
 // credentials): large-object PUT and GET throughput, small-object PUT and GET
@@ -13,7 +14,9 @@
 // never sits in memory and every GET is verified. raw writes and reads the
 // same volumes to a file with write+fsync: the limit of the disk under the
 // servers. Each scenario is one JSON line; report turns the lines of one run
-// into the Markdown of BENCHMARKS.md. scripts/bench.sh runs it all.
+// into the Markdown of BENCHMARKS.md. null is an endpoint that stores nothing,
+// the ceiling of one stream through the client, net/http and loopback on this
+// machine. scripts/bench.sh runs it all.
 package main
 
 import (
@@ -45,6 +48,7 @@ Usage:
   coffre-bench s3 -endpoint URL -target NAME [flags]   scenarios against an S3 endpoint
   coffre-bench raw -dir DIR [flags]                    write+fsync and read the same volumes on a disk
   coffre-bench report -json FILE [-meta K=V]...        Markdown comparison of one run's results
+  coffre-bench null -addr 127.0.0.1:PORT [-md5]        an S3 endpoint that stores nothing: the ceiling of one stream
 
 Run a subcommand with -h for its flags. scripts/bench.sh (make bench) runs
 them all against Coffre, a peer server and the raw disk.
@@ -63,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cmd = &rawCmd{stdout: stdout, stderr: stderr}
 	case "report":
 		cmd = &reportCmd{stdout: stdout, stderr: stderr}
+	case "null":
+		cmd = &nullCmd{stdout: stdout, stderr: stderr}
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -37,6 +38,11 @@ func TestSmoke(t *testing.T) {
 		"-multipart-size", "12MiB", "-part-size", "5MiB", "-timeout", "90s",
 	}
 	runOK(t, ctx, args...)
+	null := httptest.NewServer(newNullServer(true))
+	defer null.Close()
+	runOK(t, ctx, "s3", "-quick", "-endpoint", null.URL, "-access-key", "x", "-secret-key", "y",
+		"-target", "ceiling", "-json", results, "-scenarios", "large,multipart",
+		"-large-sizes", "1MiB,6MiB", "-large-volume", "0", "-multipart-size", "12MiB", "-part-size", "5MiB")
 	runOK(t, ctx, "raw", "-quick", "-dir", dir, "-json", results,
 		"-large-sizes", "1MiB,6MiB", "-large-volume", "0", "-multipart-size", "12MiB")
 
@@ -66,6 +72,9 @@ func TestSmoke(t *testing.T) {
 		{"coffre list-create", "ops/s", 10},
 		{"coffre list-walk", "keys/s", 100},
 		{"coffre multipart-12MiB", "MB/s", 1},
+		{"ceiling put-6MiB", "MB/s", 1},
+		{"ceiling get-6MiB", "MB/s", 1},
+		{"ceiling multipart-12MiB", "MB/s", 1},
 		{"raw put-6MiB", "MB/s", 1},
 		{"raw get-6MiB", "MB/s", 1},
 		{"raw get-6MiB-cold", "MB/s", 1},
@@ -100,7 +109,7 @@ func TestSmoke(t *testing.T) {
 	if code := run(ctx, []string{"report", "-json", results, "-peer", "coffre"}, &md, io.Discard); code != 0 {
 		t.Fatalf("coffre-bench report: exit status %d", code)
 	}
-	for _, want := range []string{"## Targets (issue 8)", "| put-6MiB | MB/s |", "memory flat with object size"} {
+	for _, want := range []string{"## Targets (issue 8)", "| put-6MiB | MB/s |", "memory flat with object size", "| scenario | ceiling | raw disk |", "| multipart-12MiB | "} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, md.String())
 		}

@@ -41,6 +41,7 @@ func (c *reportCmd) Run(ctx context.Context, args []string) error {
 	coffre := fl.String("coffre", "coffre", "target name of Coffre in the results")
 	peer := fl.String("peer", "", "target name of the peer server (default: the target that is neither -coffre nor -raw)")
 	raw := fl.String("raw", "raw", "target name of the raw disk")
+	ceiling := fl.String("ceiling", "ceiling", "target name of the null server (coffre-bench null -md5)")
 	title := fl.String("title", "Benchmarks", "title of the document")
 	var meta, notes, preamble stringsFlag
 	fl.Var(&meta, "meta", "KEY=VALUE line of the machine and versions section (repeatable, in order)")
@@ -58,13 +59,13 @@ func (c *reportCmd) Run(ctx context.Context, args []string) error {
 	}
 	if *peer == "" {
 		for _, r := range results {
-			if r.Target != *coffre && r.Target != *raw {
+			if r.Target != *coffre && r.Target != *raw && r.Target != *ceiling {
 				*peer = r.Target
 				break
 			}
 		}
 	}
-	rep := &report{results: results, coffre: *coffre, peer: *peer, raw: *raw}
+	rep := &report{results: results, coffre: *coffre, peer: *peer, raw: *raw, ceiling: *ceiling}
 	w := bufio.NewWriter(c.stdout)
 	fmt.Fprintf(w, "# %s\n\n", *title)
 	for _, p := range preamble {
@@ -123,6 +124,7 @@ func readResults(path string) ([]Result, error) {
 type report struct {
 	results           []Result
 	coffre, peer, raw string
+	ceiling           string // the null server's target name
 }
 
 // find returns the result of a scenario for a target. When the scenario
@@ -468,8 +470,14 @@ func (r *report) targets(w io.Writer) {
 		}
 		ratio := c.Value / o.Value
 		ok := ratio >= need && c.Errors == 0
+		st := status(ok)
+		// Against the raw disk, say when not even a server that stores
+		// nothing gets there on this machine.
+		if l, lok := r.find(r.ceiling, scenario); !ok && other == r.raw && lok && l.Value < need*o.Value {
+			st += fmt.Sprintf(": out of reach here, the ceiling is %.2f × raw", l.Value/o.Value)
+		}
 		fmt.Fprintf(w, "| %s | %s | %s %s | %s %s (%s) | %.2f | ≥ %.1f | %s |\n",
-			what, scenario, fmtNum(c.Value), c.Unit, fmtNum(o.Value), o.Unit, other, ratio, need, status(ok))
+			what, scenario, fmtNum(c.Value), c.Unit, fmtNum(o.Value), o.Unit, other, ratio, need, st)
 	}
 	large := r.scenarios(isLarge)
 	large = append(large, r.scenarios(func(x Result) bool { return strings.HasPrefix(x.Scenario, "multipart-") })...)
@@ -484,7 +492,41 @@ func (r *report) targets(w io.Writer) {
 	}
 	r.flatMemory(w, status)
 	fmt.Fprintln(w)
+	r.ceilingTable(w, large)
 	fmt.Fprintf(w, "Large-object GETs are compared with a read of the same files right after they were written (page cache warm), as the servers' GETs are; the tables below also give the ratio to a cold read from the disk. Memory is flat when the server's peak RSS while it moves the largest objects exceeds its peak with the smallest large ones by less than %d MiB.\n\n", flatMemSlack/mib)
+}
+
+// ceilingTable compares the raw disk and Coffre with the null server: the
+// most one stream gets through the load generator, net/http and loopback on
+// this machine when the server only hashes PUT bodies with MD5 (as an S3
+// server must for their ETag) and computes GET bodies from memory.
+func (r *report) ceilingTable(w io.Writer, large []Result) {
+	if !slices.ContainsFunc(r.results, func(x Result) bool { return x.Target == r.ceiling }) {
+		return
+	}
+	fmt.Fprintf(w, "The ceiling: `coffre-bench null -md5`, an S3 endpoint that stores nothing, driven by the same client in the same rounds. Its PUT reads the body and hashes it with MD5 (the ETag every S3 server owes a single PUT); its GET computes the body (the same AES-CTR stream the client checks) without touching a disk. A server that stores what it receives and computes (decrypts) what it sends cannot beat it on this machine; where it is under 0.7 × raw, that target is out of reach here for such a server (a plaintext server may pass the GET ceiling by handing page-cache pages to the socket with sendfile, which a decrypting server cannot do).\n\n")
+	fmt.Fprintf(w, "| scenario | ceiling | raw disk | ceiling / raw | Coffre | Coffre / ceiling |\n|---|--:|--:|--:|--:|--:|\n")
+	for _, x := range large {
+		l, lok := r.find(r.ceiling, x.Scenario)
+		if !lok || l.Value == 0 {
+			continue
+		}
+		cell := func(target string) (string, string) {
+			v, ok := r.find(target, x.Scenario)
+			if !ok || v.Value == 0 {
+				return "—", "—"
+			}
+			return fmtNum(v.Value) + " " + v.Unit, fmt.Sprintf("%.2f", v.Value/l.Value)
+		}
+		rawV, rawRatio := cell(r.raw)
+		if rawRatio != "—" {
+			v, _ := r.find(r.raw, x.Scenario)
+			rawRatio = fmt.Sprintf("%.2f", l.Value/v.Value)
+		}
+		cV, cRatio := cell(r.coffre)
+		fmt.Fprintf(w, "| %s | %s %s | %s | %s | %s | %s |\n", x.Scenario, fmtNum(l.Value), l.Unit, rawV, rawRatio, cV, cRatio)
+	}
+	fmt.Fprintln(w)
 }
 
 // flatMemory checks that Coffre's peak RSS does not grow with object size:
