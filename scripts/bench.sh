@@ -200,7 +200,7 @@ if want coffre; then
 	port_free "$COFFRE_PORT"
 	log "coffre: serve --data $RUN/coffre-data on 127.0.0.1:$COFFRE_PORT ${EXTRA_COFFRE[*]}"
 	COFFRE_ROOT_ACCESS_KEY=$ACCESS_KEY COFFRE_ROOT_SECRET_KEY=$SECRET_KEY \
-		"$BIN/coffre" serve --data "$RUN/coffre-data" --s3-addr "127.0.0.1:$COFFRE_PORT" "${EXTRA_COFFRE[@]}" \
+		"$BIN/coffre" serve --data "$RUN/coffre-data" --s3-addr "127.0.0.1:$COFFRE_PORT" --identity-addr off "${EXTRA_COFFRE[@]}" \
 		>"$RUN/logs/coffre.log" 2>&1 &
 	COFFRE_PID=$!
 	PIDS+=("$COFFRE_PID")

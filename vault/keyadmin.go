@@ -274,6 +274,14 @@ func (v *Vault) rewrapBlob(ctx context.Context, tenant string, current int, b *B
 	return nil
 }
 
+// OnRootRotation registers fn, which wraps again under the current root key
+// what else the site wraps with it (the identity register's key):
+// RotateRootKey calls it after the tenant keys, before it retires the old
+// root key, and counts what it rewrapped. Call it before serving.
+func (v *Vault) OnRootRotation(fn func(context.Context) (rewrapped int, err error)) {
+	v.rootUsers = append(v.rootUsers, fn)
+}
+
 // RotateRootKey makes a new site root key current, rewraps every tenant KEK
 // under it, and, when retire is set, destroys the previous root key.
 func (v *Vault) RotateRootKey(ctx context.Context, retire bool) (version, rewrapped int, err error) {
@@ -304,6 +312,13 @@ func (v *Vault) RotateRootKey(ctx context.Context, retire bool) (version, rewrap
 		if done {
 			rewrapped++
 		}
+	}
+	for _, rewrap := range v.rootUsers {
+		n, err := rewrap(ctx)
+		if err != nil {
+			return version, rewrapped, err
+		}
+		rewrapped += n
 	}
 	if retire {
 		if err := v.keys.Retire(ctx, old); err != nil {

@@ -83,6 +83,9 @@ type Vault struct {
 	bucketGen   atomic.Int64
 	bucketOffer sync.Map // bucket name -> [2]string{tenant, offer}, for request counting
 	migrateWake chan struct{}
+	// rootUsers rewrap other records wrapped by the root key (the identity
+	// register's key) when it rotates (OnRootRotation).
+	rootUsers []func(context.Context) (int, error)
 }
 
 // DefaultInlineMax is coffre serve's Config.InlineMax: objects of up to

@@ -83,8 +83,9 @@ func runKeyOp(ctx context.Context, v *vault.Vault, op keyOp) (string, error) {
 	return "", fmt.Errorf("unknown key operation %q", op.Op)
 }
 
-// serveAdmin serves the admin socket until ctx ends.
-func serveAdmin(ctx context.Context, siteDir string, v *vault.Vault) error {
+// serveAdmin serves the admin socket until ctx ends; ida is nil when the
+// identity provider is off.
+func serveAdmin(ctx context.Context, siteDir string, v *vault.Vault, ida *identityAdmin) error {
 	path := filepath.Join(siteDir, adminSocketName)
 	os.Remove(path) // a socket left by a killed process
 	ln, err := net.Listen("unix", path)
@@ -109,6 +110,19 @@ func serveAdmin(ctx context.Context, siteDir string, v *vault.Vault) error {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(res)
 	})
+	mux.HandleFunc("POST /v1/identity", func(w http.ResponseWriter, r *http.Request) {
+		var op identityOp
+		var res keyOpResult
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 256<<20)).Decode(&op); err != nil {
+			res.Error = "malformed request: " + err.Error()
+		} else if msg, err := ida.run(r.Context(), op); err != nil {
+			res.Error = err.Error()
+		} else {
+			res.Message = msg
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(res)
+	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
@@ -123,8 +137,13 @@ func serveAdmin(ctx context.Context, siteDir string, v *vault.Vault) error {
 // errNoServer: no serving process answers on the admin socket.
 var errNoServer = errors.New("no server answers on the admin socket")
 
-// callAdmin sends op to the serving process of the site.
+// callAdmin sends a key operation to the serving process of the site.
 func callAdmin(ctx context.Context, siteDir string, op keyOp) (string, error) {
+	return callAdminPath(ctx, siteDir, "/v1/keys", op)
+}
+
+// callAdminPath sends op as JSON to a path of the admin socket.
+func callAdminPath(ctx context.Context, siteDir, urlPath string, op any) (string, error) {
 	path := filepath.Join(siteDir, adminSocketName)
 	client := &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -133,7 +152,7 @@ func callAdmin(ctx context.Context, siteDir string, op keyOp) (string, error) {
 		},
 	}}
 	body, _ := json.Marshal(op)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://coffre/v1/keys", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://coffre"+urlPath, bytes.NewReader(body))
 	if err != nil {
 		return "", err
 	}

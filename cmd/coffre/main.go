@@ -7,6 +7,7 @@
 //	coffre tenant shred NAME --confirm NAME
 //	coffre placement explain --tenant T --sensitivity S | --bucket B
 //	coffre usage [--month YYYY-MM]
+//	coffre identity import|client|card|agent|resident|keys ...
 package main
 
 import (
@@ -51,6 +52,9 @@ Usage:
   coffre placement explain --tenant T --sensitivity S which offer the rules choose, and why each other is refused
   coffre placement explain --bucket B                where a bucket is, why, and its migration
   coffre usage [--month YYYY-MM]                     stored bytes, requests, egress and cost per tenant and offer
+  coffre identity import --csv FILE                  import the population register into the identity provider
+  coffre identity client add|revoke|list ...         relying-party clients of the identity provider
+  coffre identity card revoke | agent set | resident password|totp | keys rotate   (coffre identity for details)
 
 Every command takes --config FILE (default: the embedded two-site
 configuration), --site NAME (default: its first site) and --data DIR
@@ -83,6 +87,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cmd = &placementCmd{stdout: stdout, stderr: stderr}
 	case "usage":
 		cmd = &usageCmd{stdout: stdout, stderr: stderr}
+	case "identity":
+		cmd = &identityCmd{stdout: stdout, stderr: stderr}
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

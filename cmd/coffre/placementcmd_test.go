@@ -22,7 +22,7 @@ func TestServeRefusesInvalidConfig(t *testing.T) {
 	if err := os.WriteFile(file, []byte("sovereign: MC\nsites:\n  - name: monaco\n    offers: [nope]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, stderr, code := runCoffre(t, "serve", "--config", file, "--data", filepath.Join(dir, "data"), "--s3-addr", "127.0.0.1:0")
+	_, stderr, code := runCoffre(t, "serve", "--config", file, "--data", filepath.Join(dir, "data"), "--s3-addr", "127.0.0.1:0", "--identity-addr", "off")
 	if code == 0 {
 		t.Fatal("serve started on an invalid configuration")
 	}

@@ -56,6 +56,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	gcGrace := fl.Duration("gc-grace", time.Minute, "how long replaced or deleted bytes stay readable by GETs already under way")
 	metricsOn := fl.Bool("metrics", false, "serve Prometheus metrics at /metrics on the S3 port, without authentication")
 	inlineMax := fl.Int64("inline-max", vault.DefaultInlineMax, "keep objects of up to this many bytes, encrypted, in the metadata store rather than as blobs on the bucket's offer (0: never)")
+	idf := addIdentityFlags(fl)
 	pprofAddr := fl.String("pprof", "", "serve Go's profiler (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060")
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -112,7 +113,16 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	log.Info("coffre serving", "site", st.name, "s3", "http://"+ln.Addr().String(), "data", data, "offers", strings.Join(site.Offers, ","), "root_access_key", id)
+	ids, err := startIdentity(ctx, idf, st, sf.config == "", log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	idAttr := slog.String("identity", "off")
+	if ids != nil {
+		idAttr = slog.String("identity", ids.issuer)
+	}
+	log.Info("coffre serving", "site", st.name, "s3", "http://"+ln.Addr().String(), idAttr, "data", data, "offers", strings.Join(site.Offers, ","), "root_access_key", id)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -127,16 +137,26 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	g.Go(func() error {
 		// Without the admin socket the site still serves; key administration
 		// then waits for a restart (e.g. a data path too long for a socket).
-		if err := serveAdmin(gctx, st.dir, st.vault); err != nil {
+		var ida *identityAdmin
+		if ids != nil {
+			ida = &identityAdmin{reg: ids.reg, prov: ids.prov}
+		}
+		if err := serveAdmin(gctx, st.dir, st.vault, ida); err != nil {
 			log.Warn("admin socket unavailable: coffre keys and coffre tenant shred cannot reach this server", "err", err)
 		}
 		return nil
 	})
+	if ids != nil {
+		g.Go(func() error { return ids.serve(idf) })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		if ids != nil {
+			ids.srv.Shutdown(sctx)
+		}
 		return srv.Shutdown(sctx)
 	})
 	return g.Wait()

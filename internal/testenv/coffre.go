@@ -126,7 +126,8 @@ type Opts struct {
 	// Env holds extra KEY=VALUE variables for the process; they override
 	// the inherited environment and the generated root credentials.
 	Env []string
-	// Args are appended to `coffre serve --data DIR --s3-addr ADDR`.
+	// Args are appended to `coffre serve --data DIR --s3-addr ADDR
+	// --identity-addr ADDR` (a later --identity-addr wins).
 	Args []string
 }
 
@@ -142,6 +143,9 @@ type Server struct {
 	AccessKey, SecretKey string
 	// DataDir is the server's --data directory.
 	DataDir string
+	// Issuer is the identity provider's issuer, http://127.0.0.1:PORT (a
+	// port of its own, kept across restarts), unless Args turn it off.
+	Issuer string
 
 	exe     string
 	args    []string
@@ -176,7 +180,9 @@ func StartCoffre(tb testing.TB, opts Opts) *Server {
 	}
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(tb)))
 	s.Endpoint = "http://" + s.Addr
-	s.args = append([]string{"serve", "--data", s.DataDir, "--s3-addr", s.Addr}, opts.Args...)
+	idAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(tb)))
+	s.Issuer = "http://" + idAddr
+	s.args = append([]string{"serve", "--data", s.DataDir, "--s3-addr", s.Addr, "--identity-addr", idAddr}, opts.Args...)
 	s.env = append(environWithout("COFFRE_"),
 		"COFFRE_ROOT_ACCESS_KEY="+s.AccessKey,
 		"COFFRE_ROOT_SECRET_KEY="+s.SecretKey)

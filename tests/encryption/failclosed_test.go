@@ -200,7 +200,7 @@ func TestMissingKeyringRefusesToStart(t *testing.T) {
 func refuseToServe(t *testing.T, srv *testenv.Server, env ...string) string {
 	t.Helper()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(t)))
-	cmd := exec.Command(testenv.BuildCoffre(t), "serve", "--data", srv.DataDir, "--s3-addr", addr)
+	cmd := exec.Command(testenv.BuildCoffre(t), "serve", "--data", srv.DataDir, "--s3-addr", addr, "--identity-addr", "off")
 	cmd.Env = append(environWithout("COFFRE_"), "COFFRE_ROOT_ACCESS_KEY="+srv.AccessKey, "COFFRE_ROOT_SECRET_KEY="+srv.SecretKey)
 	cmd.Env = append(cmd.Env, env...)
 	var out bytes.Buffer

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/coffre-cloud/coffre/identity"
+	"github.com/coffre-cloud/coffre/identity/demo"
+	"github.com/coffre-cloud/coffre/identity/op"
+	"github.com/coffre-cloud/coffre/identity/password"
+)
+
+// identityFlags are serve's flags of the identity provider.
+type identityFlags struct {
+	addr, issuer    string
+	tlsCert, tlsKey string
+	demo            string // auto, on, off
+}
+
+func addIdentityFlags(fl *flag.FlagSet) *identityFlags {
+	f := &identityFlags{}
+	fl.StringVar(&f.addr, "identity-addr", "127.0.0.1:9100", "address of the OpenID Connect provider (\"off\": none)")
+	fl.StringVar(&f.issuer, "identity-issuer", "", "issuer URL of the provider (default: http://ADDR on loopback, https://ADDR otherwise)")
+	fl.StringVar(&f.tlsCert, "identity-tls-cert", "", "TLS certificate (PEM) of the provider; required off loopback")
+	fl.StringVar(&f.tlsKey, "identity-tls-key", "", "TLS private key (PEM) of the provider")
+	fl.StringVar(&f.demo, "identity-demo", "auto", "demo register and demo service: on, off, or auto (on with the embedded configuration, off with --config)")
+	return f
+}
+
+// identityServer is the running provider.
+type identityServer struct {
+	srv    *http.Server
+	ln     net.Listener
+	tls    bool
+	issuer string
+	reg    *identity.Register
+	prov   *op.Provider
+}
+
+// startIdentity opens the register and builds the provider's server; nil
+// when the provider is off.
+func startIdentity(ctx context.Context, f *identityFlags, st *site, embedded bool, log *slog.Logger) (*identityServer, error) {
+	if f.addr == "off" {
+		return nil, nil
+	}
+	host, _, err := net.SplitHostPort(f.addr)
+	if err != nil {
+		return nil, fmt.Errorf("--identity-addr %q: %w", f.addr, err)
+	}
+	loopback := identity.IsLoopbackHost(host)
+	useTLS := f.tlsCert != "" || f.tlsKey != ""
+	if useTLS && (f.tlsCert == "" || f.tlsKey == "") {
+		return nil, errors.New("--identity-tls-cert and --identity-tls-key go together")
+	}
+	if !loopback && !useTLS {
+		return nil, fmt.Errorf("--identity-addr %s is not a loopback address: the provider needs TLS there (--identity-tls-cert, --identity-tls-key)", f.addr)
+	}
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening for the identity provider: %w", err)
+	}
+	issuer := f.issuer
+	if issuer == "" {
+		scheme := "http"
+		if useTLS {
+			scheme = "https"
+		}
+		issuer = scheme + "://" + ln.Addr().String()
+	}
+	issuer = strings.TrimSuffix(issuer, "/")
+	reg, err := identity.Open(ctx, st.meta, st.keys)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("opening the identity register: %w", err)
+	}
+	st.vault.OnRootRotation(reg.RewrapRoot)
+	params := password.DefaultParams()
+	lim, err := password.NewLimiter(2, params)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	p, err := op.New(ctx, op.Config{Issuer: issuer, Register: reg, Keys: st.keys, Logger: log, PasswordLimiter: lim})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", p.Handler())
+	if f.demo == "on" || (f.demo == "auto" && embedded) {
+		n, err := demo.Seed(ctx, reg, params)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("demo register: %w", err)
+		}
+		svc, err := demo.NewService(ctx, reg, issuer)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("demo service: %w", err)
+		}
+		mux.Handle("/demo/", http.StripPrefix("/demo", svc))
+		log.Info("identity demo", "service", issuer+"/demo/", "residents_added", n)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return &identityServer{srv: srv, ln: ln, tls: useTLS, issuer: issuer, reg: reg, prov: p}, nil
+}
+
+// serve serves until the server is shut down.
+func (s *identityServer) serve(f *identityFlags) error {
+	var err error
+	if s.tls {
+		err = s.srv.ServeTLS(s.ln, f.tlsCert, f.tlsKey)
+	} else {
+		err = s.srv.Serve(s.ln)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// readCertificate reads a certificate file, PEM or DER, and returns its DER.
+func readCertificate(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if block, _ := pem.Decode(b); block != nil {
+		b = block.Bytes
+	}
+	if _, err := x509.ParseCertificate(b); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return b, nil
+}
