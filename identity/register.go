@@ -29,6 +29,8 @@ import (
 //	I/c/<client id>             Client
 //	I/a/<ix(nn)>/<tenant>       Agent
 //	I/g/<grant id>              Grant
+//	I/x/<ix(sub)>               national number of a pairwise sub
+//	I/s/<kid>                   SigningKey
 const (
 	kDataKey   = "I/key"
 	pResident  = "I/r/"
@@ -36,6 +38,7 @@ const (
 	pClient    = "I/c/"
 	pAgent     = "I/a/"
 	pGrant     = "I/g/"
+	pSubject   = "I/x/"
 	dataKeyAD  = "coffre identity register key v1"
 	recordAD   = "coffre identity record v1\x00"
 	maxRecords = 1 << 20 // bound on a listing's size
@@ -438,13 +441,27 @@ func NewID() string {
 	return hex.EncodeToString(b)
 }
 
-// PutGrant stores a new grant.
+// PutGrant stores a new grant, and the subject index that finds the
+// resident of a pairwise sub (SubjectOf).
 func (r *Register) PutGrant(ctx context.Context, g *Grant) error {
 	if g.ID == "" {
 		g.ID = NewID()
 	}
 	g.Created = r.now().UTC()
-	return r.meta.Update(ctx, func(tx meta.Tx) error { return r.put(tx, pGrant+g.ID, g) })
+	return r.meta.Update(ctx, func(tx meta.Tx) error {
+		if err := r.put(tx, pSubject+r.ix("subject", g.Sub), g.NationalNumber); err != nil {
+			return err
+		}
+		return r.put(tx, pGrant+g.ID, g)
+	})
+}
+
+// SubjectOf returns the national number behind a pairwise sub that the
+// provider gave a client (in a grant).
+func (r *Register) SubjectOf(ctx context.Context, sub string) (string, error) {
+	var nn string
+	err := r.meta.View(ctx, func(tx meta.Tx) error { return r.get(tx, pSubject+r.ix("subject", sub), &nn) })
+	return nn, err
 }
 
 // Grant returns a grant.

@@ -23,6 +23,10 @@ type interaction struct {
 	amr      []string  // RFC 8176 methods used
 	authTime time.Time // when the last factor was given
 	sso      bool      // identified by an existing session
+	// Factor state: the WebAuthn ceremony (passkey.go) and the ID-card
+	// challenge (card.go) under way.
+	webauthn  []byte
+	cardNonce string
 }
 
 const (

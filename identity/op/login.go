@@ -23,7 +23,16 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodPost {
-		if err := parseForm(w, r); err != nil || subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(ia.csrf)) != 1 {
+		// Forms carry the CSRF token in a field; the JSON steps of the
+		// passkey and card ceremonies (fetch from the page's script) in
+		// the X-CSRF-Token header.
+		token := r.Header.Get("X-CSRF-Token")
+		var err error
+		if mt, _, _ := parseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+			err = parseForm(w, r)
+			token = r.PostForm.Get("csrf")
+		}
+		if err != nil || subtle.ConstantTimeCompare([]byte(token), []byte(ia.csrf)) != 1 {
 			lang := p.lang(w, r, ia)
 			p.event("authn", "client", ia.req.client.ID, "result", "refused", "reason", "csrf", "source", source(r))
 			p.render(w, r, http.StatusForbidden, messagePage, &view{Lang: lang, Title: t(lang, "error.title"), Message: t(lang, "login.expired")}, "")
@@ -39,6 +48,18 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		p.secondPage(w, r, ia, "")
 	case step == "totp" && r.Method == http.MethodPost:
 		p.totpStep(w, r, ia)
+	case step == "passkey/options" && r.Method == http.MethodPost:
+		p.passkeyOptions(w, r, ia)
+	case step == "passkey" && r.Method == http.MethodPost:
+		p.passkeyStep(w, r, ia)
+	case step == "passkey/register/options" && r.Method == http.MethodPost:
+		p.passkeyRegisterOptions(w, r, ia)
+	case step == "passkey/register" && r.Method == http.MethodPost:
+		p.passkeyRegister(w, r, ia)
+	case step == "card/challenge" && r.Method == http.MethodPost:
+		p.cardChallenge(w, r, ia)
+	case step == "card" && r.Method == http.MethodPost:
+		p.cardStep(w, r, ia)
 	case step == "consent" && r.Method == http.MethodGet:
 		p.consentPage(w, r, ia)
 	case step == "consent" && r.Method == http.MethodPost:

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -263,7 +265,7 @@ func (p *Provider) issue(g *identity.Grant, c *identity.Client, nonce string, dp
 	ath := sha256.Sum256([]byte(at))
 	id := map[string]any{
 		"iss": p.cfg.Issuer, "sub": g.Sub, "aud": c.ID, "exp": now.Add(p.idTTL).Unix(), "iat": now.Unix(),
-		"auth_time": g.AuthTime.Unix(), "acr": g.ACR, "amr": g.AMR, "at_hash": b64(ath[:16]),
+		"auth_time": g.AuthTime.Unix(), "acr": g.ACR, "amr": g.AMR, "at_hash": b64(ath[:16]), "jti": randomToken(16),
 	}
 	if nonce != "" {
 		id["nonce"] = nonce
@@ -326,3 +328,56 @@ var dummyHash = sync.OnceValue(func() string {
 	}
 	return h
 })
+
+// IDToken is a checked id_token of this provider.
+type IDToken struct {
+	Subject, Client, JTI, ACR string
+	Expires, AuthTime         time.Time
+	// NationalNumber is the resident behind the pairwise subject.
+	NationalNumber string
+}
+
+// VerifyIDToken checks an id_token this provider issued (its signed form:
+// a client that receives encrypted id_tokens decrypts them first): the
+// signature by a published key, the issuer and the expiry; it finds the
+// resident behind the subject. S3 STS exchanges such tokens for
+// credentials.
+func (p *Provider) VerifyIDToken(ctx context.Context, tok string) (*IDToken, error) {
+	if len(tok) > 16384 {
+		return nil, errors.New("the token is too long")
+	}
+	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil || len(jws.Signatures) != 1 {
+		return nil, errors.New("not a signed JWT of this provider (an encrypted id_token must be decrypted first)")
+	}
+	key := p.verifyKey(jws.Signatures[0].Header.KeyID)
+	if key == nil {
+		return nil, errors.New("signed by a key this provider does not publish")
+	}
+	payload, err := jws.Verify(key)
+	if err != nil {
+		return nil, errors.New("the signature does not verify")
+	}
+	var c struct {
+		Iss      string `json:"iss"`
+		Sub      string `json:"sub"`
+		Aud      string `json:"aud"`
+		Exp      int64  `json:"exp"`
+		AuthTime int64  `json:"auth_time"`
+		ACR      string `json:"acr"`
+		JTI      string `json:"jti"`
+		AtHash   string `json:"at_hash"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil || c.Iss != p.cfg.Issuer || c.Sub == "" || c.Aud == "" || c.AtHash == "" {
+		return nil, errors.New("not an id_token of this provider")
+	}
+	exp := time.Unix(c.Exp, 0)
+	if p.now().After(exp) {
+		return nil, errors.New("the id_token expired")
+	}
+	nn, err := p.reg.SubjectOf(ctx, c.Sub)
+	if err != nil {
+		return nil, fmt.Errorf("the subject is unknown: %w", err)
+	}
+	return &IDToken{Subject: c.Sub, Client: c.Aud, JTI: c.JTI, ACR: c.ACR, Expires: exp, AuthTime: time.Unix(c.AuthTime, 0), NationalNumber: nn}, nil
+}

@@ -25,14 +25,14 @@ import (
 //     and not a block-listed word, repeated or with fewer than 6 other
 //     characters, once "leet" digits and symbols are read as letters and
 //     the others dropped ("P@ssw0rd2024!" is "password"),
-//   - is not mostly made of one of the context words (ErrPersonal): pass
+//   - is not mostly made of one of the personal words (ErrPersonal): pass
 //     the account's identifier, e-mail address, names; words shorter than
 //     4 characters are ignored, and an e-mail address counts as its local
 //     part too.
 //
 // The block list is short and built in: it catches the obvious, it does not
 // replace a breach corpus (which the caller may check in addition).
-func Check(pw string, context ...string) error {
+func Check(pw string, personal ...string) error {
 	if err := checkInput(pw); err != nil {
 		return err
 	}
@@ -57,7 +57,7 @@ func Check(pw string, context ...string) error {
 	if isBlocked(low) {
 		return fmt.Errorf("%w: a common password", ErrCommon)
 	}
-	for _, w := range contextWords(context) {
+	for _, w := range contextWords(personal) {
 		if rest := strings.ReplaceAll(low, w, ""); utf8.RuneCountInString(rest) < MinLength/2 {
 			return ErrPersonal
 		}
