@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/coffre-cloud/coffre/identity/demo"
 	"github.com/coffre-cloud/coffre/identity/op"
 	"github.com/coffre-cloud/coffre/identity/password"
+	"github.com/coffre-cloud/coffre/identity/webeid"
 )
 
 // identityFlags are serve's flags of the identity provider.
@@ -25,6 +27,9 @@ type identityFlags struct {
 	addr, issuer    string
 	tlsCert, tlsKey string
 	demo            string // auto, on, off
+	// The ID-card login (eidas3): off without roots.
+	cardRoots, cardIntermediates string
+	cardOCSP, cardCRL            string
 }
 
 func addIdentityFlags(fl *flag.FlagSet) *identityFlags {
@@ -34,6 +39,10 @@ func addIdentityFlags(fl *flag.FlagSet) *identityFlags {
 	fl.StringVar(&f.tlsCert, "identity-tls-cert", "", "TLS certificate (PEM) of the provider; required off loopback")
 	fl.StringVar(&f.tlsKey, "identity-tls-key", "", "TLS private key (PEM) of the provider")
 	fl.StringVar(&f.demo, "identity-demo", "auto", "demo register and demo service: on, off, or auto (on with the embedded configuration, off with --config)")
+	fl.StringVar(&f.cardRoots, "identity-card-roots", "", "national root CA certificates (PEM) of the ID cards: turns on the eidas3 login with the card (Web eID); without it the login page does not offer the card")
+	fl.StringVar(&f.cardIntermediates, "identity-card-intermediates", "", "certificates (PEM) of the CAs that issue the ID cards under the roots")
+	fl.StringVar(&f.cardOCSP, "identity-card-ocsp", "", "OCSP responder for the ID cards (default: the one each card certificate names)")
+	fl.StringVar(&f.cardCRL, "identity-card-crl", "", "CRL address for the ID cards, used when OCSP does not answer (default: the one each card certificate names)")
 	return f
 }
 
@@ -90,7 +99,15 @@ func startIdentity(ctx context.Context, f *identityFlags, st *site, embedded boo
 		ln.Close()
 		return nil, err
 	}
-	p, err := op.New(ctx, op.Config{Issuer: issuer, Register: reg, Keys: st.keys, Logger: log, PasswordLimiter: lim})
+	card, err := cardValidator(f)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if card != nil && !strings.HasPrefix(issuer, "https://") {
+		log.Warn("identity: the Web eID application signs only for https pages: the ID-card login needs an https issuer (only test clients can use it over http)", "issuer", issuer)
+	}
+	p, err := op.New(ctx, op.Config{Issuer: issuer, Register: reg, Keys: st.keys, Logger: log, PasswordLimiter: lim, Card: card})
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -135,6 +152,74 @@ func (s *identityServer) serve(f *identityFlags) error {
 		return nil
 	}
 	return err
+}
+
+// cardValidator builds the ID-card validator of the flags; nil when
+// --identity-card-roots is not set. Its origin is left to the provider,
+// which uses the issuer's.
+func cardValidator(f *identityFlags) (*webeid.Validator, error) {
+	if f.cardRoots == "" {
+		if f.cardIntermediates != "" || f.cardOCSP != "" || f.cardCRL != "" {
+			return nil, errors.New("--identity-card-intermediates, --identity-card-ocsp and --identity-card-crl need --identity-card-roots (the national root CAs)")
+		}
+		return nil, nil
+	}
+	roots, err := readCertPool(f.cardRoots)
+	if err != nil {
+		return nil, fmt.Errorf("--identity-card-roots: %w", err)
+	}
+	intermediates := x509.NewCertPool()
+	if f.cardIntermediates != "" {
+		if intermediates, err = readCertPool(f.cardIntermediates); err != nil {
+			return nil, fmt.Errorf("--identity-card-intermediates: %w", err)
+		}
+	}
+	for _, u := range []struct{ flag, url string }{{"--identity-card-ocsp", f.cardOCSP}, {"--identity-card-crl", f.cardCRL}} {
+		if u.url == "" {
+			continue
+		}
+		if pu, err := url.Parse(u.url); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return nil, fmt.Errorf("%s %q: want an http or https URL", u.flag, u.url)
+		}
+	}
+	return &webeid.Validator{
+		Roots:         roots,
+		Intermediates: intermediates,
+		Revocation:    &webeid.Revocation{OCSPURL: f.cardOCSP, CRLURL: f.cardCRL},
+	}, nil
+}
+
+// readCertPool reads a PEM file of CA certificates.
+func readCertPool(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	n := 0
+	for {
+		var block *pem.Block
+		block, b = pem.Decode(b)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: certificate %d: %w", path, n+1, err)
+		}
+		if !cert.IsCA {
+			return nil, fmt.Errorf("%s: certificate %d (%s) is not a CA certificate", path, n+1, cert.Subject)
+		}
+		pool.AddCert(cert)
+		n++
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("%s: no PEM CERTIFICATE block", path)
+	}
+	return pool, nil
 }
 
 // readCertificate reads a certificate file, PEM or DER, and returns its DER.

@@ -199,12 +199,14 @@ func (p *Provider) clearCookie(w http.ResponseWriter, name, path string) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: base + path, MaxAge: -1, HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
 }
 
-// amrFor returns the methods of a level reached with a factor.
-func addAMR(amr []string, m ...string) []string {
-	for _, x := range m {
-		if !slices.Contains(amr, x) {
-			amr = append(amr, x)
+// appendNew appends the values of add that list lacks, to a copy: the
+// lists it extends (an interaction's amr, a session's clients) are shared.
+func appendNew(list []string, add ...string) []string {
+	out := slices.Clone(list)
+	for _, x := range add {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
 		}
 	}
-	return amr
+	return out
 }

@@ -161,9 +161,10 @@ func (p *Provider) secondPage(w http.ResponseWriter, r *http.Request, ia *intera
 	if errMsg != "" {
 		status = http.StatusUnauthorized
 	}
+	passkey, enroll := p.passkeyView(res)
 	p.render(w, r, status, secondPage, &view{
 		Lang: lang, Title: t(lang, "second.title"), Error: errMsg, Action: p.action(ia), CSRF: ia.csrf,
-		TOTP: len(res.TOTPSecret) > 0, Passkey: len(res.Passkeys) > 0,
+		TOTP: len(res.TOTPSecret) > 0, Passkey: passkey, Enroll: enroll,
 	}, origin(ia.req.redirectURI))
 }
 
@@ -214,7 +215,7 @@ func (p *Provider) secondFactorDone(w http.ResponseWriter, r *http.Request, ia *
 	now := p.now()
 	p.event("authn", "method", method, "subject", p.reg.Ref(ia.nn), "client", ia.req.client.ID, "acr", "eidas2", "result", "ok", "source", source(r))
 	p.interactions.update(ia.id, now, func(x **interaction, _ *time.Time) bool {
-		(*x).level, (*x).amr, (*x).authTime = 1, addAMR((*x).amr, method, "mfa"), now
+		(*x).level, (*x).amr, (*x).authTime = 1, appendNew((*x).amr, method, "mfa"), now
 		return true
 	})
 	http.Redirect(w, r, p.action(ia)+"/consent", http.StatusSeeOther)
@@ -272,19 +273,29 @@ func (p *Provider) consentStep(w http.ResponseWriter, r *http.Request, ia *inter
 		return
 	}
 	now := p.now()
-	s, ok := p.currentSession(r)
-	if !ok || s.nn != ia.nn || ia.authTime.After(s.authTime) {
+	sid := ""
+	if s, ok := p.currentSession(r); ok && s.nn == ia.nn && !ia.authTime.After(s.authTime) {
+		// The session this login came from: it lives on, and knows one
+		// more client. Sessions are shared: change a copy.
+		p.sessions.update(s.id, now, func(x **session, exp *time.Time) bool {
+			ns := **x
+			ns.clients = appendNew(ns.clients, ia.req.client.ID)
+			*x, *exp = &ns, now.Add(p.sessTTL)
+			return true
+		})
+		sid = s.id
+	} else {
 		// A new login (or a login as someone else) opens a new session.
-		s = &session{id: randomToken(32), nn: ia.nn, level: ia.level, amr: ia.amr, authTime: ia.authTime}
+		s := &session{id: randomToken(32), nn: ia.nn, level: ia.level, amr: ia.amr, authTime: ia.authTime, clients: []string{ia.req.client.ID}}
+		if !p.sessions.put(s.id, s, now.Add(p.sessTTL), now) {
+			p.redirectError(w, r, ia.req, "temporarily_unavailable", "too many sessions; try again later")
+			return
+		}
+		sid = s.id
 	}
-	s.clients = addAMR(s.clients, ia.req.client.ID)
-	if !p.sessions.put(s.id, s, now.Add(p.sessTTL), now) {
-		p.redirectError(w, r, ia.req, "temporarily_unavailable", "too many sessions; try again later")
-		return
-	}
-	p.setCookie(w, cookieSession, s.id, "/", p.sessTTL)
+	p.setCookie(w, cookieSession, sid, "/", p.sessTTL)
 	code := randomToken(32)
-	ce := &codeEntry{req: ia.req, nn: ia.nn, sub: sub, acr: acrLevels[ia.level], amr: ia.amr, authTime: ia.authTime, sid: s.id}
+	ce := &codeEntry{req: ia.req, nn: ia.nn, sub: sub, acr: acrLevels[ia.level], amr: ia.amr, authTime: ia.authTime, sid: sid}
 	if !p.codes.put(code, ce, now.Add(codeTTL), now) {
 		p.redirectError(w, r, ia.req, "temporarily_unavailable", "too many logins under way; try again later")
 		return

@@ -48,7 +48,9 @@ type fixture struct {
 
 const testRedirect = "https://rp.example/cb"
 
-func newFixture(t *testing.T) *fixture {
+// newFixture starts the provider; opts change its configuration (a card
+// validator, for the card tests) before it is built.
+func newFixture(t *testing.T, opts ...func(*Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	m, err := sqlite.Open(filepath.Join(t.TempDir(), "meta.db"))
@@ -68,8 +70,12 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(ctx, Config{Issuer: issuer, Register: reg, Keys: ks, PasswordLimiter: lim,
-		Logger: slog.New(slog.NewJSONHandler(&syncWriter{b: events}, nil))})
+	cfg := Config{Issuer: issuer, Register: reg, Keys: ks, PasswordLimiter: lim,
+		Logger: slog.New(slog.NewJSONHandler(&syncWriter{b: events}, nil))}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	p, err := New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +83,7 @@ func newFixture(t *testing.T) *fixture {
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	f := &fixture{t: t, p: p, reg: reg, srv: srv, issuer: issuer, events: events, password: "correct horse battery staple"}
+	f := &fixture{t: t, p: p, reg: reg, srv: srv, issuer: cfg.Issuer, events: events, password: "correct horse battery staple"}
 	f.sigKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	f.encKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	f.dpopKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -185,7 +191,7 @@ type flow struct {
 func (f *fixture) newBrowser() *http.Client {
 	jar, _ := cookiejar.New(nil)
 	return &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if req.URL.Host != f.srv.Listener.Addr().String() {
+		if "http://"+req.URL.Host != f.issuer {
 			return http.ErrUseLastResponse // stop at the client's redirect URI
 		}
 		return nil

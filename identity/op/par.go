@@ -16,6 +16,7 @@ import (
 	"github.com/coffre-cloud/coffre/identity/clientauth"
 	"github.com/coffre-cloud/coffre/identity/dpop"
 	"github.com/coffre-cloud/coffre/identity/jwt"
+	"github.com/coffre-cloud/coffre/identity/replay"
 )
 
 // authRequest is a checked authorization request: pushed (PAR) or, for
@@ -159,8 +160,8 @@ func (p *Provider) checkAuthRequest(c *identity.Client, f url.Values) (*authRequ
 				ar.level = i
 			}
 		}
-		if ar.level < 0 {
-			return nil, invalidRequest("acr_values: none of %q is supported (eidas1, eidas2, eidas3)", v)
+		if ar.level < 0 || ar.level >= len(p.acrSupported()) {
+			return nil, invalidRequest("acr_values: none of %q is supported here (%s)", v, strings.Join(p.acrSupported(), ", "))
 		}
 	}
 	for _, pr := range strings.Fields(f.Get("prompt")) {
@@ -225,6 +226,9 @@ func (p *Provider) authenticateClient(ctx context.Context, f url.Values) (*ident
 		return nil, invalidClient("the client's keys cannot be read: %v", err)
 	}
 	if err := p.clientAV.Verify(assertion, c.ID, set); err != nil {
+		if errors.Is(err, replay.ErrFull) {
+			return nil, serverBusy("too many client authentications in flight; try again later")
+		}
 		return nil, invalidClient("client assertion refused: %v", err)
 	}
 	return c, nil
@@ -247,6 +251,10 @@ func (p *Provider) dpopNonceHeader(w http.ResponseWriter) {
 
 // writeDPoPError answers a refused DPoP proof at the PAR or token endpoint.
 func (p *Provider) writeDPoPError(w http.ResponseWriter, err error) {
+	if errors.Is(err, replay.ErrFull) {
+		writeError(w, serverBusy("too many DPoP proofs in flight; try again later"))
+		return
+	}
 	code := "invalid_dpop_proof"
 	if errors.Is(err, dpop.ErrUseNonce) {
 		code = "use_dpop_nonce"

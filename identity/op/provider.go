@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/coffre-cloud/coffre/identity"
 	"github.com/coffre-cloud/coffre/identity/clientauth"
@@ -46,8 +47,16 @@ type Config struct {
 	Register *identity.Register
 	// Keys holds the token-signing keys and the pairwise-subject key.
 	Keys keys.Store
-	// Card checks ID-card logins (eidas3); nil: no card login.
+	// Card checks ID-card logins (eidas3); nil: no card login, and the
+	// login page does not offer it. Its Origin must be the issuer's origin
+	// (scheme://host[:port], as the browser shows it) or empty, which New
+	// reads as the issuer's: the card signs the origin of the page it logs
+	// in from, and that page is the provider's.
 	Card *webeid.Validator
+	// CardCountry is the country (ISO 3166-1 alpha-2) of the national
+	// numbers in the register: a card certificate must name its holder as
+	// PNO<CardCountry>-<the register's national number>. Empty: "MC".
+	CardCountry string
 	// Logger receives the structured events (authentication, consent,
 	// issuance, refusals) and operational messages.
 	Logger *slog.Logger
@@ -83,6 +92,15 @@ type Provider struct {
 	clientAV *clientauth.Verifier
 	keySets  *jwt.KeySetSource
 	limits   *limiter
+
+	// The ID-card login (card.go): nil card when it is off.
+	card        *webeid.Validator
+	challenges  *webeid.Challenges
+	cardCountry string
+
+	// webauthn is the relying party of the passkey steps (passkey.go); nil
+	// when the issuer's host is an IP address, which WebAuthn refuses.
+	webauthn *webauthn.WebAuthn
 
 	requests     *ttlMap[*authRequest]
 	interactions *ttlMap[*interaction]
@@ -153,11 +171,21 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		hc = &http.Client{Timeout: 10 * time.Second}
 	}
 	p.keySets = jwt.NewKeySetSource(hc)
-	p.dpop = &dpop.Verifier{Replay: replay.New(1_000_000), Nonces: p.nonces, Now: p.now}
-	p.clientAV = &clientauth.Verifier{
-		Audiences: []string{cfg.Issuer, cfg.Issuer + pathToken, cfg.Issuer + pathPAR},
-		Replay:    replay.New(1_000_000),
-		Now:       p.now,
+	// Replay sets: a proof's jti is kept about 70 s, an assertion's until
+	// its exp (openid-client: 60 s): 300,000 entries each hold ~4,000
+	// requests/s, ~40 MB when full; full, they refuse (503) rather than
+	// forget.
+	p.dpop = &dpop.Verifier{Replay: replay.New(300_000), Nonces: p.nonces, Now: p.now}
+	// FAPI 2.0 §5.3.2.1: the issuer identifier is the only audience of a
+	// client assertion (endpoint URLs reopen audience injection).
+	p.clientAV = &clientauth.Verifier{Audiences: []string{cfg.Issuer}, StrictAudience: true, Replay: replay.New(300_000), Now: p.now}
+	if err := p.setupCard(); err != nil {
+		return nil, err
+	}
+	if wa, err := newWebAuthn(iss); err == nil {
+		p.webauthn = wa
+	} else {
+		p.log.Warn("identity: passkeys are off: WebAuthn needs the issuer's host to be a domain name (use http://localhost:port rather than 127.0.0.1 for local runs)", "issuer", cfg.Issuer, "err", err)
 	}
 	if err := p.loadKeys(ctx); err != nil {
 		return nil, err
@@ -219,6 +247,15 @@ func securityHeaders(h http.Handler) http.Handler {
 func (p *Provider) url(path string) string { return p.cfg.Issuer + path }
 
 var acrLevels = []string{"eidas1", "eidas2", "eidas3"}
+
+// acrSupported returns the levels this provider can reach: eidas3 needs
+// the card login.
+func (p *Provider) acrSupported() []string {
+	if p.card == nil {
+		return acrLevels[:2]
+	}
+	return acrLevels
+}
 
 // claimScopes maps each scope to the claims it releases (FranceConnect+
 // names one scope per claim; profile, email and phone are OIDC's groups,

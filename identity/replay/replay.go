@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 )
@@ -68,8 +69,22 @@ func (s *Set) Use(id string, exp time.Time) error {
 // (the verifiers' Now). Expiry and eviction follow the now of each call, so
 // every caller of a Set must use the same clock.
 func (s *Set) UseAt(id string, exp, now time.Time) error {
-	return s.use(id, exp.UnixNano(), now.UnixNano())
+	return s.use(id, nanos(exp), nanos(now))
 }
+
+// nanos is t.UnixNano, saturated outside the years 1678 to 2262 where
+// UnixNano is undefined.
+func nanos(t time.Time) int64 {
+	switch {
+	case t.After(maxTime):
+		return math.MaxInt64
+	case t.Before(minTime):
+		return math.MinInt64
+	}
+	return t.UnixNano()
+}
+
+var maxTime, minTime = time.Unix(0, math.MaxInt64), time.Unix(0, math.MinInt64)
 
 func (s *Set) use(id string, e, now int64) error {
 	if e < now {
@@ -101,7 +116,7 @@ func (s *Set) use(id string, e, now int64) error {
 func (s *Set) Len(now time.Time) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.evict(now.UnixNano(), -1)
+	s.evict(nanos(now), -1)
 	return len(s.live)
 }
 

@@ -75,6 +75,21 @@ func TestUseExpired(t *testing.T) {
 	}
 }
 
+func TestFarFuture(t *testing.T) {
+	s, c := newSet(t, 10)
+	far := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := s.Use("a", far); err != nil {
+		t.Fatalf("Use until year 9999 = %v, want nil", err)
+	}
+	c.advance(100 * 365 * 24 * time.Hour)
+	if err := s.Use("a", far); !errors.Is(err, ErrReplay) {
+		t.Fatalf("Use(a) a century later = %v, want ErrReplay", err)
+	}
+	if err := s.Use("b", time.Time{}); !errors.Is(err, ErrExpired) {
+		t.Fatalf("Use with the zero time = %v, want ErrExpired", err)
+	}
+}
+
 func TestFull(t *testing.T) {
 	s, c := newSet(t, 3)
 	for i := range 3 {
@@ -223,8 +238,8 @@ func BenchmarkUseParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			exp := time.Now().Add(50 * time.Millisecond)
-			if err := s.Use("jti-"+strconv.FormatInt(n.Add(1), 10), exp); err != nil {
+			now := time.Now()
+			if err := s.UseAt("jti-"+strconv.FormatInt(n.Add(1), 10), now.Add(50*time.Millisecond), now); err != nil {
 				b.Error(err)
 				return
 			}
