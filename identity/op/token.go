@@ -144,20 +144,20 @@ func (p *Provider) codeGrant(r *http.Request, c *identity.Client, proof *dpop.Pr
 		ACR: ce.acr, AMR: ce.amr, AuthTime: ce.authTime, SessionID: ce.sid, JKT: jkt,
 		Expires: now.Add(p.rtTTL),
 	}
-	rt := ""
 	g.ID = identity.NewID()
-	rt, g.RefreshHash = newRefreshToken(g.ID)
-	g.RefreshExpires = g.Expires
-	// The code is spent before anything is issued: a concurrent second use
-	// waits on ce.mu and then sees it used.
-	ce.used, ce.grantID = true, g.ID
-	if err := p.reg.PutGrant(r.Context(), g); err != nil {
-		return nil, err
-	}
+	rt, h := newRefreshToken(g.ID)
+	g.RefreshHash, g.RefreshExpires = h, g.Expires
+	// Sign first: when the key store does not answer, nothing is stored
+	// and the code stays usable for a retry. A concurrent second use waits
+	// on ce.mu, then finds the code spent.
 	resp, err := p.issue(g, c, ar.nonce, proof != nil)
 	if err != nil {
 		return nil, err
 	}
+	if err := p.reg.PutGrant(r.Context(), g); err != nil {
+		return nil, err
+	}
+	ce.used, ce.grantID = true, g.ID
 	resp["refresh_token"] = rt
 	p.event("token.issue", "grant_type", "authorization_code", "subject", p.reg.Ref(ce.nn), "client", c.ID, "acr", g.ACR, "grant", g.ID, "dpop", jkt != "", "result", "ok", "source", source(r))
 	return resp, nil
@@ -337,26 +337,38 @@ type IDToken struct {
 	NationalNumber string
 }
 
+// Errors of VerifyIDToken, wrapped with the reason and tested with
+// errors.Is. Any other error (the register unavailable) is the provider's,
+// not the token's.
+var (
+	// ErrIDTokenInvalid: not an id_token of this provider (another issuer,
+	// a key it does not publish, a bad signature, garbage), or one whose
+	// subject the register does not know.
+	ErrIDTokenInvalid = errors.New("not an id_token of this provider")
+	// ErrIDTokenExpired: an id_token of this provider past its exp.
+	ErrIDTokenExpired = errors.New("the id_token expired")
+)
+
 // VerifyIDToken checks an id_token this provider issued (its signed form:
 // a client that receives encrypted id_tokens decrypts them first): the
 // signature by a published key, the issuer and the expiry; it finds the
 // resident behind the subject. S3 STS exchanges such tokens for
-// credentials.
+// credentials (identity/sts).
 func (p *Provider) VerifyIDToken(ctx context.Context, tok string) (*IDToken, error) {
 	if len(tok) > 16384 {
-		return nil, errors.New("the token is too long")
+		return nil, fmt.Errorf("%w: the token is too long", ErrIDTokenInvalid)
 	}
 	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil || len(jws.Signatures) != 1 {
-		return nil, errors.New("not a signed JWT of this provider (an encrypted id_token must be decrypted first)")
+		return nil, fmt.Errorf("%w: not a signed JWT (an encrypted id_token must be decrypted first)", ErrIDTokenInvalid)
 	}
 	key := p.verifyKey(jws.Signatures[0].Header.KeyID)
 	if key == nil {
-		return nil, errors.New("signed by a key this provider does not publish")
+		return nil, fmt.Errorf("%w: signed by a key this provider does not publish", ErrIDTokenInvalid)
 	}
 	payload, err := jws.Verify(key)
 	if err != nil {
-		return nil, errors.New("the signature does not verify")
+		return nil, fmt.Errorf("%w: the signature does not verify", ErrIDTokenInvalid)
 	}
 	var c struct {
 		Iss      string `json:"iss"`
@@ -369,15 +381,18 @@ func (p *Provider) VerifyIDToken(ctx context.Context, tok string) (*IDToken, err
 		AtHash   string `json:"at_hash"`
 	}
 	if err := json.Unmarshal(payload, &c); err != nil || c.Iss != p.cfg.Issuer || c.Sub == "" || c.Aud == "" || c.AtHash == "" {
-		return nil, errors.New("not an id_token of this provider")
+		return nil, fmt.Errorf("%w: its claims are not those of an id_token of %s", ErrIDTokenInvalid, p.cfg.Issuer)
 	}
 	exp := time.Unix(c.Exp, 0)
 	if p.now().After(exp) {
-		return nil, errors.New("the id_token expired")
+		return nil, fmt.Errorf("%w at %s", ErrIDTokenExpired, exp.UTC().Format(time.RFC3339))
 	}
 	nn, err := p.reg.SubjectOf(ctx, c.Sub)
+	if errors.Is(err, identity.ErrNotFound) {
+		return nil, fmt.Errorf("%w: the register knows no resident of this subject", ErrIDTokenInvalid)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("the subject is unknown: %w", err)
+		return nil, fmt.Errorf("finding the resident of an id_token: %w", err)
 	}
 	return &IDToken{Subject: c.Sub, Client: c.Aud, JTI: c.JTI, ACR: c.ACR, Expires: exp, AuthTime: time.Unix(c.AuthTime, 0), NationalNumber: nn}, nil
 }
