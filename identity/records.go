@@ -55,6 +55,12 @@ type Resident struct {
 	// WebAuthnID is the user handle given to authenticators: random, so
 	// that it says nothing about the person.
 	WebAuthnID []byte `json:"webauthn_id,omitempty"`
+	// Activation is the SHA-256 of the activation code an operator gave the
+	// resident out of band (NewActivationCode), and ActivationExpires the
+	// end of its validity: the code is the second factor of the one login
+	// during which the resident enrolls a passkey, and is then cleared.
+	Activation        []byte    `json:"activation,omitempty"`
+	ActivationExpires time.Time `json:"activation_exp,omitzero"`
 	// Cards are the resident's identity cards.
 	Cards []Card `json:"cards,omitempty"`
 
@@ -124,6 +130,12 @@ type Client struct {
 	UserinfoSigned bool   `json:"userinfo_signed,omitempty"`
 	UserinfoEncAlg string `json:"userinfo_encrypted_response_alg,omitempty"`
 	UserinfoEncEnc string `json:"userinfo_encrypted_response_enc,omitempty"`
+	// STS lets the client's id_tokens be exchanged for temporary S3
+	// credentials of the vault (STS AssumeRoleWithWebIdentity, identity/sts):
+	// whoever holds such a token can then act for the resident's tenants.
+	// Off by default: a service that only logs residents in must not be
+	// able to use their S3 rights.
+	STS bool `json:"sts,omitempty"`
 	// Revoked clients are refused everywhere; their grants no longer work.
 	Revoked bool      `json:"revoked,omitempty"`
 	Created time.Time `json:"created"`

@@ -228,6 +228,9 @@ func (r *Register) PutResident(ctx context.Context, res *Resident) (created bool
 			if next.Passkeys == nil {
 				next.Passkeys, next.WebAuthnID = old.Passkeys, old.WebAuthnID
 			}
+			if next.Activation == nil {
+				next.Activation, next.ActivationExpires = old.Activation, old.ActivationExpires
+			}
 			// A card the register no longer lists stays known, revoked:
 			// its holder must not log in with it.
 			for _, c := range old.Cards {
@@ -323,6 +326,74 @@ func (r *Register) RevokeCard(ctx context.Context, fingerprint string) (nn strin
 		return r.write(tx, &res)
 	})
 	return nn, err
+}
+
+// ActivationTTL is how long an activation code is valid when
+// NewActivationCode is given no lifetime: the time a letter takes to
+// arrive, and a few days more.
+const ActivationTTL = 7 * 24 * time.Hour
+
+// activationAlphabet has 32 symbols (5 bits each) without 0, 1, I and O,
+// which are read one for the other on paper.
+const activationAlphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+// NewActivationCode gives a resident a new activation code, replacing any
+// earlier one, and returns it: ten symbols (50 bits) written in two groups,
+// e.g. "7KQ2M-XW9DA", for the operator to send out of band (a letter).
+// With the password, it lets the resident enroll a passkey, once, within
+// ttl (ActivationTTL when ttl <= 0). The register keeps only its SHA-256.
+func (r *Register) NewActivationCode(ctx context.Context, nn string, ttl time.Duration) (string, error) {
+	if ttl <= 0 {
+		ttl = ActivationTTL
+	}
+	b := make([]byte, 10)
+	rand.Read(b)
+	code := make([]byte, 0, 11)
+	for i, x := range b {
+		if i == 5 {
+			code = append(code, '-')
+		}
+		code = append(code, activationAlphabet[x&31])
+	}
+	err := r.UpdateResident(ctx, nn, func(res *Resident) error {
+		res.Activation = ActivationCodeHash(string(code))
+		res.ActivationExpires = r.now().Add(ttl).UTC()
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("activation code for resident %s: %w", r.Ref(nn), err)
+	}
+	return string(code), nil
+}
+
+// ActivationCodeHash returns the hash an activation code is kept and
+// compared under: the SHA-256 of the code in upper case, without the
+// spaces and dashes a resident may type.
+func ActivationCodeHash(code string) []byte {
+	norm := make([]byte, 0, len(code))
+	for _, c := range []byte(code) {
+		switch {
+		case c == ' ' || c == '-' || c == '\t':
+		case 'a' <= c && c <= 'z':
+			norm = append(norm, c-'a'+'A')
+		default:
+			norm = append(norm, c)
+		}
+	}
+	h := sha256.Sum256(norm)
+	return h[:]
+}
+
+// ActivationPending reports whether the resident has an activation code
+// still valid at now.
+func (r *Resident) ActivationPending(now time.Time) bool {
+	return len(r.Activation) == sha256.Size && now.Before(r.ActivationExpires)
+}
+
+// CheckActivationCode reports whether code is the resident's activation
+// code, still valid at now; the hashes are compared in constant time.
+func (r *Resident) CheckActivationCode(code string, now time.Time) bool {
+	return r.ActivationPending(now) && hmac.Equal(ActivationCodeHash(code), r.Activation)
 }
 
 // CountResidents returns how many residents the register holds.

@@ -80,6 +80,42 @@ var messages = map[string]map[string]string{
 		"home.title":            "Identité numérique",
 		"home.intro":            "Ce fournisseur d'identité permet aux résidents de se connecter aux services publics et privés, avec leur carte d'identité comme moyen le plus sûr.",
 		"home.discovery":        "Configuration OpenID Connect",
+
+		// The ID-card login (card.go, static/card.js).
+		"card.off":         "La connexion par carte d'identité n'est pas proposée ici.",
+		"card.wait":        "Suivez les instructions de l'application Web eID : carte dans le lecteur, puis code PIN d'authentification.",
+		"card.checking":    "Vérification de la carte…",
+		"card.noext":       "L'extension Web eID n'est pas installée ou n'est pas activée dans ce navigateur. Installez-la depuis web-eid.eu, puis rechargez cette page.",
+		"card.noapp":       "L'application Web eID n'est pas installée ou ne répond pas. Installez-la depuis web-eid.eu, puis réessayez.",
+		"card.cancelled":   "Connexion par carte annulée.",
+		"card.timeout":     "Le délai est dépassé. Réessayez.",
+		"card.insecure":    "La connexion par carte n'est possible que sur une page sécurisée (https).",
+		"card.update":      "Mettez à jour l'extension et l'application Web eID, puis réessayez.",
+		"card.failed":      "La carte n'a pas pu être lue. Vérifiez qu'elle est bien insérée dans le lecteur, puis réessayez.",
+		"card.revoked":     "Cette carte a été révoquée.",
+		"card.expired":     "Cette carte a expiré.",
+		"card.unavailable": "La vérification de la carte est momentanément impossible.",
+		"card.unknown":     "Cette carte n'est associée à aucun compte. Adressez-vous au service qui l'a délivrée.",
+		"card.untrusted":   "Cette carte n'a pas été émise par une autorité reconnue.",
+		"card.bad":         "La carte n'a pas pu être vérifiée. Réessayez.",
+		"card.retry":       "La demande de connexion par carte a expiré ou a déjà servi. Réessayez.",
+
+		// The passkey steps (passkey.go, static/passkey.js).
+		"second.passkey.help":        "Votre navigateur vous demandera de déverrouiller votre clé d'accès : empreinte, visage, code de l'appareil ou clé de sécurité.",
+		"second.passkey.wait":        "Suivez les instructions de votre navigateur…",
+		"second.passkey.cancelled":   "L'opération a été annulée ou le délai est dépassé. Vous pouvez réessayer.",
+		"second.passkey.failed":      "La vérification n'a pas abouti. Réessayez dans quelques instants.",
+		"second.passkey.unsupported": "Votre navigateur ne permet pas d'utiliser une clé d'accès ici : JavaScript et WebAuthn sont nécessaires. Utilisez un navigateur récent, ou un autre moyen de connexion.",
+		"second.passkey.unavailable": "Les clés d'accès ne sont pas disponibles sur ce service d'identité.",
+		"second.passkey.none":        "Aucune clé d'accès utilisable n'est enregistrée pour votre compte.",
+		"second.passkey.retry":       "Cette vérification a expiré ou a déjà servi. Cliquez à nouveau sur le bouton pour recommencer.",
+		"second.passkey.clone":       "Cette clé d'accès est bloquée par sécurité : elle semble avoir été copiée. Contactez le service d'identité pour en enregistrer une nouvelle.",
+		"second.enroll.title":        "Activer une clé d'accès",
+		"second.enroll.intro":        "Vous avez reçu un code d'activation par courrier. Saisissez-le, puis créez une clé d'accès sur cet appareil : elle sera votre second facteur lors de vos prochaines connexions.",
+		"second.enroll.code":         "Code d'activation (10 caractères, par exemple 7KQ2M-XW9DA)",
+		"second.enroll.submit":       "Créer ma clé d'accès",
+		"second.enroll.bad":          "Code d'activation incorrect, expiré ou déjà utilisé.",
+		"second.enroll.failed":       "La clé d'accès n'a pas pu être enregistrée. Réessayez.",
 	},
 	"en": {
 		"brand":                 "State digital identity",
@@ -144,6 +180,42 @@ var messages = map[string]map[string]string{
 		"home.title":            "Digital identity",
 		"home.intro":            "This identity provider lets residents log in to public and private services, with their identity card as the strongest means.",
 		"home.discovery":        "OpenID Connect configuration",
+
+		// The ID-card login (card.go, static/card.js).
+		"card.off":         "Identity card login is not offered here.",
+		"card.wait":        "Follow the Web eID application: card in the reader, then your authentication PIN.",
+		"card.checking":    "Checking the card…",
+		"card.noext":       "The Web eID extension is not installed or not enabled in this browser. Install it from web-eid.eu, then reload this page.",
+		"card.noapp":       "The Web eID application is not installed or does not answer. Install it from web-eid.eu, then try again.",
+		"card.cancelled":   "Card login cancelled.",
+		"card.timeout":     "Time is up. Try again.",
+		"card.insecure":    "Card login works only on a secure page (https).",
+		"card.update":      "Update the Web eID extension and application, then try again.",
+		"card.failed":      "The card could not be read. Check that it is in the reader, then try again.",
+		"card.revoked":     "This card has been revoked.",
+		"card.expired":     "This card has expired.",
+		"card.unavailable": "The card cannot be checked right now.",
+		"card.unknown":     "This card is not linked to any account. Contact the office that issued it.",
+		"card.untrusted":   "This card was not issued by a recognised authority.",
+		"card.bad":         "The card could not be verified. Try again.",
+		"card.retry":       "The card login request expired or was already used. Try again.",
+
+		// The passkey steps (passkey.go, static/passkey.js).
+		"second.passkey.help":        "Your browser will ask you to unlock your passkey: fingerprint, face, device PIN or security key.",
+		"second.passkey.wait":        "Follow your browser's instructions…",
+		"second.passkey.cancelled":   "The operation was cancelled or timed out. You can try again.",
+		"second.passkey.failed":      "The check did not go through. Try again in a moment.",
+		"second.passkey.unsupported": "Your browser cannot use a passkey here: JavaScript and WebAuthn are needed. Use a recent browser, or another way to log in.",
+		"second.passkey.unavailable": "Passkeys are not available on this identity service.",
+		"second.passkey.none":        "No usable passkey is registered for your account.",
+		"second.passkey.retry":       "This check expired or was already used. Click the button again to start over.",
+		"second.passkey.clone":       "This passkey is blocked for your security: it seems to have been copied. Contact the identity service to register a new one.",
+		"second.enroll.title":        "Activate a passkey",
+		"second.enroll.intro":        "You received an activation code by post. Enter it, then create a passkey on this device: it will be your second factor at your next logins.",
+		"second.enroll.code":         "Activation code (10 characters, for example 7KQ2M-XW9DA)",
+		"second.enroll.submit":       "Create my passkey",
+		"second.enroll.bad":          "Wrong, expired or already used activation code.",
+		"second.enroll.failed":       "The passkey could not be registered. Try again.",
 	},
 }
 
@@ -185,6 +257,7 @@ type view struct {
 	Username           string
 	Password, Card     bool
 	TOTP, Passkey      bool
+	Enroll             bool // an activation code is pending: offer to enroll a passkey
 	Claims             []claimView
 	Message            string
 	Links              []linkView
