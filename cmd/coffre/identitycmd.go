@@ -56,7 +56,7 @@ func (a *identityAdmin) run(ctx context.Context, o identityOp) (string, error) {
 		if err := a.reg.PutClient(ctx, o.Client); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("client %s registered (strict FAPI 2.0 profile: %v, sector %s)", o.Client.ID, o.Client.Strict, o.Client.SectorID()), nil
+		return fmt.Sprintf("client %s registered (strict FAPI 2.0 profile: %v, sector %s, id_tokens exchangeable for S3 credentials: %v)", o.Client.ID, o.Client.Strict, o.Client.SectorID(), o.Client.STS), nil
 	case "client-revoke":
 		err := a.reg.UpdateClient(ctx, o.ID, func(c *identity.Client) error { c.Revoked = true; return nil })
 		if err != nil {
@@ -69,9 +69,9 @@ func (a *identityAdmin) run(ctx context.Context, o identityOp) (string, error) {
 			return "", err
 		}
 		var b strings.Builder
-		fmt.Fprintf(&b, "%-24s %-8s %-8s %-24s %s\n", "CLIENT", "STRICT", "REVOKED", "SECTOR", "REDIRECT URIS")
+		fmt.Fprintf(&b, "%-24s %-8s %-8s %-8s %-24s %s\n", "CLIENT", "STRICT", "STS", "REVOKED", "SECTOR", "REDIRECT URIS")
 		for _, c := range cs {
-			fmt.Fprintf(&b, "%-24s %-8v %-8v %-24s %s\n", c.ID, c.Strict, c.Revoked, c.SectorID(), strings.Join(c.RedirectURIs, " "))
+			fmt.Fprintf(&b, "%-24s %-8v %-8v %-8v %-24s %s\n", c.ID, c.Strict, c.STS, c.Revoked, c.SectorID(), strings.Join(c.RedirectURIs, " "))
 		}
 		return strings.TrimSuffix(b.String(), "\n"), nil
 	case "card-revoke":
@@ -111,6 +111,12 @@ func (a *identityAdmin) run(ctx context.Context, o identityOp) (string, error) {
 			return "", fmt.Errorf("resident: %w", err)
 		}
 		return fmt.Sprintf("TOTP enrolled; give the resident this key (shown only now):\n  %s\n  secret %s", totp.URI("Coffre", o.ID, secret), base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(secret)), nil
+	case "activation-code":
+		code, err := a.reg.NewActivationCode(ctx, o.ID, 0)
+		if err != nil {
+			return "", fmt.Errorf("resident: %w", err)
+		}
+		return fmt.Sprintf("activation code (give it to the resident out of band; valid %s, one use, replaces any earlier code):\n  %s", identity.ActivationTTL, code), nil
 	case "keys-rotate":
 		if a.prov == nil {
 			return "", errors.New("rotating signing keys needs the provider")
@@ -128,11 +134,12 @@ func (a *identityAdmin) run(ctx context.Context, o identityOp) (string, error) {
 type identityCmd struct{ stdout, stderr io.Writer }
 
 const identityUsage = `identity import --csv FILE                    import the population register (columns: ` + "national_number,given_name,family_name,birthdate,gender,birthplace,birthcountry,email,phone_number,card_certificates" + `)
-  identity client add --id ID --name NAME --redirect-uri URI... (--jwks FILE | --jwks-uri URL) [--sector S] [--no-strict] [--id-token-enc ECDH-ES|RSA-OAEP-256] [--post-logout-uri URI]
+  identity client add --id ID --name NAME --redirect-uri URI... (--jwks FILE | --jwks-uri URL) [--sector S] [--no-strict] [--id-token-enc ECDH-ES|RSA-OAEP-256] [--post-logout-uri URI] [--sts]
   identity client revoke --id ID | identity client list
   identity card revoke --fingerprint SHA256HEX | --cert FILE
   identity agent set --nn NATIONAL_NUMBER --tenant T --role R... (no --role: remove)
   identity resident password --nn NN (the password on stdin) | identity resident totp --nn NN
+  identity resident activation-code --nn NN   a one-time code with which the resident enrolls a passkey
   identity keys rotate
   identity totp-code --secret BASE32     the current code of a TOTP secret (demo tour)`
 
@@ -163,6 +170,7 @@ func (c *identityCmd) Run(ctx context.Context, args []string) error {
 	noStrict := fl.Bool("no-strict", false, "client: outside the FAPI 2.0 profile (PAR and DPoP optional)")
 	idEnc := fl.String("id-token-enc", "", "client: encrypt id_tokens with this JWE alg (ECDH-ES, ECDH-ES+A256KW, RSA-OAEP-256), enc A256GCM")
 	userinfoJWT := fl.Bool("userinfo-jwt", false, "client: answer userinfo as a signed JWT (encrypted like the id_token)")
+	stsOK := fl.Bool("sts", false, "client: its id_tokens may be exchanged for temporary S3 credentials of the resident's tenants (STS AssumeRoleWithWebIdentity on the S3 port)")
 	fp := fl.String("fingerprint", "", "card: SHA-256 of its certificate, hex")
 	certFile := fl.String("cert", "", "card: its certificate (PEM or DER)")
 	nn := fl.String("nn", "", "resident's national number")
@@ -189,7 +197,7 @@ func (c *identityCmd) Run(ctx context.Context, args []string) error {
 		o = identityOp{Op: "import", CSV: b}
 	case "client add":
 		cl := &identity.Client{ID: *id, Name: *cname, RedirectURIs: redirects, PostLogoutRedirectURIs: postLogout,
-			JWKSURI: *jwksURI, Sector: *sector, Strict: !*noStrict}
+			JWKSURI: *jwksURI, Sector: *sector, Strict: !*noStrict, STS: *stsOK}
 		if cl.Name == "" {
 			cl.Name = cl.ID
 		}
@@ -238,6 +246,8 @@ func (c *identityCmd) Run(ctx context.Context, args []string) error {
 		o = identityOp{Op: "password", ID: *nn, Password: strings.TrimRight(string(b), "\r\n")}
 	case "resident totp":
 		o = identityOp{Op: "totp", ID: *nn}
+	case "resident activation-code":
+		o = identityOp{Op: "activation-code", ID: *nn}
 	case "keys rotate":
 		o = identityOp{Op: "keys-rotate"}
 	default:

@@ -70,7 +70,7 @@ func TestIdentityCommands(t *testing.T) {
 	jwksFile := filepath.Join(dir, "jwks.json")
 	os.WriteFile(jwksFile, jwks, 0o600)
 	out, errs, code = run("identity", "client", "add", "--id", "mairie", "--name", "Mairie", "--redirect-uri", "https://mairie.example/cb", "--jwks", jwksFile)
-	if code != 0 || !strings.Contains(out, "client mairie registered (strict FAPI 2.0 profile: true, sector mairie.example)") {
+	if code != 0 || !strings.Contains(out, "client mairie registered (strict FAPI 2.0 profile: true, sector mairie.example") {
 		t.Fatalf("client add: %d %q %q", code, out, errs)
 	}
 	_, errs, code = run("identity", "client", "add", "--id", "evil", "--redirect-uri", "http://evil.example/cb", "--jwks", jwksFile)
@@ -103,6 +103,10 @@ func TestIdentityCommands(t *testing.T) {
 	out, errs, code = run("identity", "resident", "totp", "--nn", "2000000002")
 	if code != 0 || !strings.Contains(out, "otpauth://totp/") {
 		t.Fatalf("resident totp: %d %q %q", code, out, errs)
+	}
+	out, errs, code = run("identity", "resident", "activation-code", "--nn", "2000000002")
+	if code != 0 || !strings.Contains(out, "activation code") {
+		t.Fatalf("resident activation-code: %d %q %q", code, out, errs)
 	}
 	out, errs, code = run("identity", "keys", "rotate")
 	if code != 0 || !strings.Contains(out, "is now current") {

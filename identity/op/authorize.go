@@ -210,3 +210,15 @@ func appendNew(list []string, add ...string) []string {
 	}
 	return out
 }
+
+// changeInteraction changes a live interaction: fn changes a copy, which
+// replaces it, so that the requests reading the interaction meanwhile
+// (the same browser may send several) never see a half-made change.
+func (p *Provider) changeInteraction(id string, now time.Time, fn func(*interaction)) bool {
+	return p.interactions.update(id, now, func(x **interaction, _ *time.Time) bool {
+		c := **x
+		fn(&c)
+		*x = &c
+		return true
+	})
+}

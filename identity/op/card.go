@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/coffre-cloud/coffre/identity"
 	"github.com/coffre-cloud/coffre/identity/webeid"
@@ -194,9 +193,8 @@ func (p *Provider) cardChallenge(w http.ResponseWriter, r *http.Request, ia *int
 		return
 	}
 	var previous string
-	ok := p.interactions.update(ia.id, p.now(), func(x **interaction, _ *time.Time) bool {
-		previous, (*x).cardNonce = (*x).cardNonce, nonce
-		return true
+	ok := p.changeInteraction(ia.id, p.now(), func(x *interaction) {
+		previous, x.cardNonce = x.cardNonce, nonce
 	})
 	if previous != "" {
 		p.challenges.Consume(previous) // one challenge per interaction
@@ -226,9 +224,8 @@ func (p *Provider) cardStep(w http.ResponseWriter, r *http.Request, ia *interact
 	// The challenge is spent here, whatever the token: a failed attempt
 	// needs a new one.
 	var nonce string
-	p.interactions.update(ia.id, p.now(), func(x **interaction, _ *time.Time) bool {
-		nonce, (*x).cardNonce = (*x).cardNonce, ""
-		return true
+	p.changeInteraction(ia.id, p.now(), func(x *interaction) {
+		nonce, x.cardNonce = x.cardNonce, ""
 	})
 	res, account, refusal, detail := p.checkCard(w, r, nonce)
 	if refusal != nil {
@@ -245,9 +242,8 @@ func (p *Provider) cardStep(w http.ResponseWriter, r *http.Request, ia *interact
 		return
 	}
 	now := p.now()
-	ok := p.interactions.update(ia.id, now, func(x **interaction, _ *time.Time) bool {
-		(*x).nn, (*x).level, (*x).amr, (*x).authTime, (*x).sso = res.NationalNumber, 2, []string{"sc", "pin", "mfa"}, now, false
-		return true
+	ok := p.changeInteraction(ia.id, now, func(x *interaction) {
+		x.nn, x.level, x.amr, x.authTime, x.sso = res.NationalNumber, 2, []string{"sc", "pin", "mfa"}, now, false
 	})
 	if !ok {
 		writeJSON(w, http.StatusBadRequest, cardAnswer{Error: t(lang, "login.expired")})

@@ -35,6 +35,11 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		if err != nil || subtle.ConstantTimeCompare([]byte(token), []byte(ia.csrf)) != 1 {
 			lang := p.lang(w, r, ia)
 			p.event("authn", "client", ia.req.client.ID, "result", "refused", "reason", "csrf", "source", source(r))
+			if err == nil && r.PostForm == nil {
+				// A JSON step: its script reads a JSON error.
+				writeJSON(w, http.StatusForbidden, map[string]string{"error": t(lang, "login.expired")})
+				return
+			}
 			p.render(w, r, http.StatusForbidden, messagePage, &view{Lang: lang, Title: t(lang, "error.title"), Message: t(lang, "login.expired")}, "")
 			return
 		}
@@ -134,9 +139,8 @@ func (p *Provider) passwordStep(w http.ResponseWriter, r *http.Request, ia *inte
 	}
 	p.limits.succeed(account)
 	p.event("authn", "method", "pwd", "subject", account, "client", ia.req.client.ID, "acr", "eidas1", "result", "ok", "source", src)
-	p.interactions.update(ia.id, now, func(x **interaction, _ *time.Time) bool {
-		(*x).nn, (*x).level, (*x).amr, (*x).authTime, (*x).sso = nn, 0, []string{"pwd"}, now, false
-		return true
+	p.changeInteraction(ia.id, now, func(x *interaction) {
+		x.nn, x.level, x.amr, x.authTime, x.sso = nn, 0, []string{"pwd"}, now, false
 	})
 	if ia.req.level == 0 {
 		http.Redirect(w, r, p.action(ia)+"/consent", http.StatusSeeOther)
@@ -214,9 +218,8 @@ var errBadCode = errors.New("wrong code")
 func (p *Provider) secondFactorDone(w http.ResponseWriter, r *http.Request, ia *interaction, method string) {
 	now := p.now()
 	p.event("authn", "method", method, "subject", p.reg.Ref(ia.nn), "client", ia.req.client.ID, "acr", "eidas2", "result", "ok", "source", source(r))
-	p.interactions.update(ia.id, now, func(x **interaction, _ *time.Time) bool {
-		(*x).level, (*x).amr, (*x).authTime = 1, appendNew((*x).amr, method, "mfa"), now
-		return true
+	p.changeInteraction(ia.id, now, func(x *interaction) {
+		x.level, x.amr, x.authTime = 1, appendNew(x.amr, method, "mfa"), now
 	})
 	http.Redirect(w, r, p.action(ia)+"/consent", http.StatusSeeOther)
 }

@@ -144,9 +144,8 @@ func (p *Provider) putCeremony(ia *interaction, c *ceremony) bool {
 	if err != nil {
 		return false
 	}
-	return p.interactions.update(ia.id, p.now(), func(x **interaction, _ *time.Time) bool {
-		(*x).webauthn = b
-		return true
+	return p.changeInteraction(ia.id, p.now(), func(x *interaction) {
+		x.webauthn = b
 	})
 }
 
@@ -155,9 +154,8 @@ func (p *Provider) putCeremony(ia *interaction, c *ceremony) bool {
 func (p *Provider) takeCeremony(ia *interaction, register bool) (*ceremony, bool) {
 	var b []byte
 	now := p.now()
-	p.interactions.update(ia.id, now, func(x **interaction, _ *time.Time) bool {
-		b, (*x).webauthn = (*x).webauthn, nil
-		return true
+	p.changeInteraction(ia.id, now, func(x *interaction) {
+		b, x.webauthn = x.webauthn, nil
 	})
 	var c ceremony
 	if len(b) == 0 || json.Unmarshal(b, &c) != nil || c.Register != register || now.After(c.Expires) {
