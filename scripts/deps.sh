@@ -15,6 +15,7 @@ APT_PACKAGES=(
 	softhsm2 opensc               # PKCS#11 token for keys/pkcs11 tests (softhsm2-util, pkcs11-tool)
 	gcc libc6-dev                 # cgo: keys/pkcs11 dlopens the PKCS#11 module
 	swift swift-proxy swift-account swift-container swift-object python3-swiftclient memcached # OpenStack Swift all-in-one (tempauth + s3api) for backend/swift and backend/s3 tests (testenv.Swift)
+	chromium                      # headless browser of tests/identity (playwright-core drives /usr/bin/chromium)
 )
 
 log() { printf 'deps: %s\n' "$*" >&2; }
@@ -48,6 +49,22 @@ apt_deps() {
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# node_deps installs Node.js and npm from Debian when there is no node on
+# PATH. A machine that has another Node.js (NodeSource's, which bundles npm)
+# keeps it: Debian's npm package would conflict with it. The node modules
+# of the tests need Node.js 20 or later (playwright-core).
+node_deps() {
+	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+		apt_deps nodejs npm
+	fi
+	local major
+	major=$(node -p 'process.versions.node.split(".")[0]')
+	if [ "$major" -lt 20 ]; then
+		log "Node.js $(node --version) is too old: the tests' node modules need Node.js 20 or later"
+		exit 1
+	fi
+}
+
 # npm_deps installs the node modules of DIR (which has a package.json) when
 # node_modules is missing or older than package.json or package-lock.json.
 npm_deps() {
@@ -56,7 +73,7 @@ npm_deps() {
 		{ [ ! -f "$dir/package-lock.json" ] || [ "$stamp" -nt "$dir/package-lock.json" ]; }; then
 		return 0
 	fi
-	command -v npm >/dev/null 2>&1 || apt_deps nodejs npm
+	node_deps
 	log "installing node modules in $dir"
 	if [ -f "$dir/package-lock.json" ]; then
 		(cd "$dir" && npm ci --no-audit --no-fund)
@@ -67,3 +84,4 @@ npm_deps() {
 }
 
 apt_deps "${APT_PACKAGES[@]}"
+npm_deps tests/identity/js

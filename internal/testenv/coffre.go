@@ -129,6 +129,11 @@ type Opts struct {
 	// Args are appended to `coffre serve --data DIR --s3-addr ADDR
 	// --identity-addr ADDR` (a later --identity-addr wins).
 	Args []string
+	// IdentityHost, when set, names the identity provider's host in its
+	// issuer (--identity-issuer http://HOST:PORT) while it still listens on
+	// 127.0.0.1:PORT. Browser tests set "localhost": WebAuthn refuses an IP
+	// address as relying party ID.
+	IdentityHost string
 }
 
 // Server is a running `coffre serve` process. Its output (stdout and stderr)
@@ -144,7 +149,8 @@ type Server struct {
 	// DataDir is the server's --data directory.
 	DataDir string
 	// Issuer is the identity provider's issuer, http://127.0.0.1:PORT (a
-	// port of its own, kept across restarts), unless Args turn it off.
+	// port of its own, kept across restarts; Opts.IdentityHost replaces
+	// 127.0.0.1), unless Args turn it off.
 	Issuer string
 
 	exe     string
@@ -180,9 +186,15 @@ func StartCoffre(tb testing.TB, opts Opts) *Server {
 	}
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(tb)))
 	s.Endpoint = "http://" + s.Addr
-	idAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(tb)))
+	idPort := strconv.Itoa(FreePort(tb))
+	idAddr := net.JoinHostPort("127.0.0.1", idPort)
 	s.Issuer = "http://" + idAddr
-	s.args = append([]string{"serve", "--data", s.DataDir, "--s3-addr", s.Addr, "--identity-addr", idAddr}, opts.Args...)
+	s.args = []string{"serve", "--data", s.DataDir, "--s3-addr", s.Addr, "--identity-addr", idAddr}
+	if opts.IdentityHost != "" {
+		s.Issuer = "http://" + net.JoinHostPort(opts.IdentityHost, idPort)
+		s.args = append(s.args, "--identity-issuer", s.Issuer)
+	}
+	s.args = append(s.args, opts.Args...)
 	s.env = append(environWithout("COFFRE_"),
 		"COFFRE_ROOT_ACCESS_KEY="+s.AccessKey,
 		"COFFRE_ROOT_SECRET_KEY="+s.SecretKey)
