@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/coffre-cloud/coffre/identity/internal/jws"
 	"github.com/coffre-cloud/coffre/identity/replay"
 	"github.com/go-jose/go-jose/v4"
 )
@@ -38,7 +38,7 @@ const (
 	Skew = 10 * time.Second
 
 	// MinRSABits is the smallest RSA key accepted, FAPI 2.0 §5.4.1's.
-	MinRSABits = 2048
+	MinRSABits = jws.MinRSABits
 
 	// explicitType is the typ of draft-ietf-oauth-rfc7523bis.
 	explicitType = "client-authentication+jwt"
@@ -46,14 +46,6 @@ const (
 
 // defaultAlgs are FAPI 2.0 §5.4.1's algorithms.
 var defaultAlgs = []jose.SignatureAlgorithm{jose.PS256, jose.ES256, jose.EdDSA}
-
-// asymmetric are the algorithms a Verifier may be configured with.
-var asymmetric = map[jose.SignatureAlgorithm]bool{
-	jose.ES256: true, jose.ES384: true, jose.ES512: true,
-	jose.PS256: true, jose.PS384: true, jose.PS512: true,
-	jose.RS256: true, jose.RS384: true, jose.RS512: true,
-	jose.EdDSA: true,
-}
 
 // A Verifier checks client assertions. Its fields are read, never written,
 // by Verify: a Verifier is safe for concurrent use once configured.
@@ -121,37 +113,31 @@ func (v *Verifier) Verify(assertion, clientID string, keys *jose.JSONWebKeySet) 
 	if len(assertion) > MaxAssertionSize {
 		return invalid("the assertion is %d bytes, more than the %d accepted", len(assertion), MaxAssertionSize)
 	}
-	header, payload, err := splitCompact(assertion)
+	header, payload, err := jws.SplitCompact(assertion)
 	if err != nil {
 		return invalid("client_assertion is not one compact JWS: %v", err)
 	}
-	hdr, err := decodeObject(header)
+	hdr, err := jws.DecodeObject(header)
 	if err != nil {
 		return invalid("JOSE header: %v", err)
 	}
-	t, err := stringMember(hdr, "typ")
+	t, err := hdr.String("typ")
 	if err != nil {
 		return invalid("%v", err)
 	}
-	explicit := isType(t, explicitType)
-	if t != "" && !explicit && !isType(t, "JWT") {
+	explicit := jws.IsType(t, explicitType)
+	if t != "" && !explicit && !jws.IsType(t, "JWT") {
 		return invalid("typ %q is another kind of JWT; a client assertion has typ JWT, %s or none", t, explicitType)
 	}
-	for _, name := range []string{"crit", "b64"} {
-		if _, ok := hdr[name]; ok {
-			return invalid("the JOSE header parameter %q is not supported", name)
-		}
-	}
-
-	jws, err := jose.ParseSignedCompact(assertion, algs)
-	if err != nil {
-		var ue *jose.ErrUnexpectedSignatureAlgorithm
-		if errors.As(err, &ue) {
-			return invalid("alg %q is not accepted; use one of %s", ue.Got, joinAlgs(algs))
-		}
+	if err := jws.CheckExtensions(hdr); err != nil {
 		return invalid("%v", err)
 	}
-	sig := jws.Signatures[0]
+
+	signed, err := jws.ParseSigned(assertion, algs)
+	if err != nil {
+		return invalid("%v", err)
+	}
+	sig := signed.Signatures[0]
 	alg := jose.SignatureAlgorithm(sig.Header.Algorithm)
 	candidates, err := signingKeys(keys, sig.Header.KeyID, alg)
 	if err != nil {
@@ -159,7 +145,7 @@ func (v *Verifier) Verify(assertion, clientID string, keys *jose.JSONWebKeySet) 
 	}
 	verified := false
 	for _, k := range candidates {
-		if _, err := jws.Verify(k.Key); err == nil {
+		if _, err := signed.Verify(k.Key); err == nil {
 			verified = true
 			break
 		}
@@ -168,12 +154,12 @@ func (v *Verifier) Verify(assertion, clientID string, keys *jose.JSONWebKeySet) 
 		return invalid("the signature does not verify with the client's registered key%s", plural(len(candidates)))
 	}
 
-	claims, err := decodeObject(payload)
+	claims, err := jws.DecodeObject(payload)
 	if err != nil {
 		return invalid("claims: %v", err)
 	}
 	for _, name := range []string{"iss", "sub"} {
-		s, err := requiredString(claims, name)
+		s, err := claims.RequiredString(name)
 		if err != nil {
 			return invalid("%v", err)
 		}
@@ -186,7 +172,7 @@ func (v *Verifier) Verify(assertion, clientID string, keys *jose.JSONWebKeySet) 
 	}
 
 	maxLife := v.maxLifetime()
-	exp, ok, err := numericDate(claims, "exp")
+	exp, ok, err := claims.NumericDate("exp")
 	switch {
 	case err != nil:
 		return invalid("%v", err)
@@ -198,7 +184,7 @@ func (v *Verifier) Verify(assertion, clientID string, keys *jose.JSONWebKeySet) 
 		return invalid("exp %s is %s ahead; an assertion may live %s at most", stamp(exp), exp.Sub(now).Round(time.Second), maxLife)
 	}
 	for _, name := range []string{"nbf", "iat"} {
-		at, ok, err := numericDate(claims, name)
+		at, ok, err := claims.NumericDate(name)
 		switch {
 		case err != nil:
 			return invalid("%v", err)
@@ -208,7 +194,7 @@ func (v *Verifier) Verify(assertion, clientID string, keys *jose.JSONWebKeySet) 
 			return invalid("the assertion lives %s (exp − iat); %s at most", exp.Sub(at).Round(time.Second), maxLife)
 		}
 	}
-	jti, err := requiredString(claims, "jti")
+	jti, err := claims.RequiredString("jti")
 	if err != nil {
 		return invalid("%v", err)
 	}
@@ -281,7 +267,7 @@ func signingKeys(set *jose.JSONWebKeySet, kid string, alg jose.SignatureAlgorith
 		case !k.Valid() || !k.IsPublic():
 			err = fmt.Errorf("the key %q is not a public key", k.KeyID)
 		default:
-			err = checkKey(&k, alg)
+			err = jws.CheckKey(&k, alg)
 		}
 		if err != nil {
 			if refusal == nil {
@@ -310,15 +296,15 @@ func UnverifiedIssuer(assertion string) (string, error) {
 	if len(assertion) > MaxAssertionSize {
 		return "", invalid("the assertion is %d bytes, more than the %d accepted", len(assertion), MaxAssertionSize)
 	}
-	_, payload, err := splitCompact(assertion)
+	_, payload, err := jws.SplitCompact(assertion)
 	if err != nil {
 		return "", invalid("client_assertion is not one compact JWS: %v", err)
 	}
-	claims, err := decodeObject(payload)
+	claims, err := jws.DecodeObject(payload)
 	if err != nil {
 		return "", invalid("claims: %v", err)
 	}
-	iss, err := requiredString(claims, "iss")
+	iss, err := claims.RequiredString("iss")
 	if err != nil {
 		return "", invalid("%v", err)
 	}
@@ -343,10 +329,8 @@ func (v *Verifier) algorithms() ([]jose.SignatureAlgorithm, error) {
 	if len(v.Algs) == 0 {
 		return defaultAlgs, nil
 	}
-	for _, a := range v.Algs {
-		if !asymmetric[a] {
-			return nil, fmt.Errorf("clientauth: Verifier.Algs names %q; only asymmetric signature algorithms are allowed (private_key_jwt)", a)
-		}
+	if a, ok := jws.NotAsymmetric(v.Algs); ok {
+		return nil, fmt.Errorf("clientauth: Verifier.Algs names %q; only asymmetric signature algorithms are allowed (private_key_jwt)", a)
 	}
 	return v.Algs, nil
 }
@@ -371,12 +355,4 @@ func shorten(raw json.RawMessage) string {
 		return string(raw[:128]) + "..."
 	}
 	return string(raw)
-}
-
-func joinAlgs(algs []jose.SignatureAlgorithm) string {
-	s := make([]string, len(algs))
-	for i, a := range algs {
-		s[i] = string(a)
-	}
-	return strings.Join(s, " ")
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre-cloud/coffre/identity/internal/jws/jwstest"
 	"github.com/coffre-cloud/coffre/identity/replay"
 	"github.com/go-jose/go-jose/v4"
 )
@@ -59,7 +60,7 @@ func TestVerify(t *testing.T) {
 		{name: "request/no signature", a: func(t *testing.T) string { a := assertion(t, spec{}); return a[:strings.LastIndexByte(a, '.')+1] }, msg: "part 3 is empty"},
 		{name: "request/duplicate claim", a: one(spec{payload: []byte(valid[:len(valid)-1] + `,"sub":"other"}`)}), msg: `"sub" appears twice`},
 		{name: "request/duplicate header", a: func(t *testing.T) string {
-			return rawAssertion(t, "es256", jose.ES256, `{"alg":"ES256","kid":"k-es","kid":"k-rsa"}`, valid)
+			return jwstest.SignRaw(t, "es256", jose.ES256, `{"alg":"ES256","kid":"k-es","kid":"k-rsa"}`, valid)
 		}, msg: `"kid" appears twice`},
 
 		// typ and header.
@@ -70,7 +71,7 @@ func TestVerify(t *testing.T) {
 
 		// alg.
 		{name: "alg/none", a: func(t *testing.T) string {
-			return rawAssertion(t, "", "none", `{"alg":"none"}`, valid)
+			return jwstest.SignRaw(t, "", "none", `{"alg":"none"}`, valid)
 		}, msg: `alg "none" is not accepted`},
 		{name: "alg/HS256", a: func(t *testing.T) string {
 			s, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: []byte(strings.Repeat("s", 32))}, nil)
@@ -98,7 +99,7 @@ func TestVerify(t *testing.T) {
 		{name: "key/no keys", a: one(spec{}), keys: func(*testing.T) *jose.JSONWebKeySet { return &jose.JSONWebKeySet{} }, msg: "no registered keys"},
 		{name: "key/nil key set", a: one(spec{}), keys: func(*testing.T) *jose.JSONWebKeySet { return nil }, msg: "no registered keys"},
 		{name: "key/private key registered", a: one(spec{}), keys: func(t *testing.T) *jose.JSONWebKeySet {
-			k := key(t, "es256")
+			k := jwstest.Key(t, "es256")
 			k.KeyID = "k-es"
 			return &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{k}}
 		}, msg: "not a public key"},

@@ -35,5 +35,8 @@
 //
 // Algorithms are FAPI 2.0 §5.4.1's (PS256, ES256, EdDSA) unless the
 // Verifier says otherwise; RSA keys need 2048 bits; HMAC (client_secret_jwt)
-// and "none" are never accepted. All JOSE work is go-jose's.
+// and "none" are never accepted. All JOSE work is go-jose's; what it leaves
+// to the application (strict compact-JWS reading, duplicate members, typ,
+// key and algorithm rules) is identity/internal/jws's, shared with
+// identity/dpop.
 package clientauth

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre-cloud/coffre/identity/internal/jws"
+	"github.com/coffre-cloud/coffre/identity/internal/jws/jwstest"
 	"github.com/coffre-cloud/coffre/identity/replay"
 	"github.com/go-jose/go-jose/v4"
 )
@@ -51,13 +53,13 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted an assertion whose UnverifiedIssuer is %q, %v", iss, issErr)
 		}
 		i := strings.LastIndexByte(a, '.')
-		sig, err := b64.DecodeString(a[i+1:])
+		sig, err := jws.Encoding.DecodeString(a[i+1:])
 		if err != nil {
 			t.Fatalf("accepted an assertion with a bad signature encoding: %v", err)
 		}
 		ok := false
 		for _, pub := range usable {
-			ok = ok || verifyRaw(pub, []byte(a[:i]), sig)
+			ok = ok || jwstest.VerifyRaw(pub, []byte(a[:i]), sig)
 		}
 		if !ok {
 			t.Fatalf("accepted an assertion no registered key signed: %q", a)

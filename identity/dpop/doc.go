@@ -33,5 +33,7 @@
 // otherwise: ES256, PS256 and EdDSA (Ed25519); RSA keys need 2048 bits or
 // more; HMAC and "none" are never accepted, whatever the configuration.
 // All JOSE work is go-jose's; this package parses only what go-jose leaves
-// to the application (the claims, typ, the htu comparison).
+// to the application (the claims, typ, the htu comparison), with the strict
+// compact-JWS reading of identity/internal/jws it shares with
+// identity/clientauth.
 package dpop

@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/coffre-cloud/coffre/identity/internal/jws"
 	"github.com/coffre-cloud/coffre/identity/replay"
 	"github.com/go-jose/go-jose/v4"
 )
@@ -50,15 +50,6 @@ const (
 
 // defaultAlgs are FAPI 2.0 §5.4.1's algorithms.
 var defaultAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.PS256, jose.EdDSA}
-
-// asymmetric are the algorithms a Verifier may be configured with: the
-// registered asymmetric signature algorithms go-jose implements.
-var asymmetric = map[jose.SignatureAlgorithm]bool{
-	jose.ES256: true, jose.ES384: true, jose.ES512: true,
-	jose.PS256: true, jose.PS384: true, jose.PS512: true,
-	jose.RS256: true, jose.RS384: true, jose.RS512: true,
-	jose.EdDSA: true,
-}
 
 // A Verifier checks DPoP proofs. Its fields are read, never written, by
 // Verify: a Verifier is safe for concurrent use once configured.
@@ -160,24 +151,22 @@ func (v *Verifier) Verify(h http.Header, method, uri, accessToken string) (*Proo
 	if len(raw) > MaxProofSize {
 		return nil, invalid("the proof is %d bytes, more than the %d accepted", len(raw), MaxProofSize)
 	}
-	header, payload, err := splitCompact(raw)
+	header, payload, err := jws.SplitCompact(raw)
 	if err != nil {
 		return nil, invalid("the DPoP header is not one compact JWS: %v", err)
 	}
 
 	// The header, as far as go-jose leaves it to us: the explicit type, no
 	// extensions, no private key.
-	hdr, err := decodeObject(header)
+	hdr, err := jws.DecodeObject(header)
 	if err != nil {
 		return nil, invalid("JOSE header: %v", err)
 	}
-	if t, err := stringMember(hdr, "typ"); err != nil || !isType(t, typ) {
+	if t, err := hdr.String("typ"); err != nil || !jws.IsType(t, typ) {
 		return nil, invalid("typ must be %q, not %s", typ, quoteMember(hdr, "typ"))
 	}
-	for _, name := range []string{"crit", "b64"} {
-		if _, ok := hdr[name]; ok {
-			return nil, invalid("the JOSE header parameter %q is not supported", name)
-		}
+	if err := jws.CheckExtensions(hdr); err != nil {
+		return nil, invalid("%v", err)
 	}
 	rawJWK, ok := hdr["jwk"]
 	if !ok {
@@ -187,44 +176,40 @@ func (v *Verifier) Verify(h http.Header, method, uri, accessToken string) (*Proo
 		return nil, invalid("jwk: %v", err)
 	}
 
-	jws, err := jose.ParseSignedCompact(raw, algs)
+	signed, err := jws.ParseSigned(raw, algs)
 	if err != nil {
-		var ue *jose.ErrUnexpectedSignatureAlgorithm
-		if errors.As(err, &ue) {
-			return nil, invalid("alg %q is not accepted; use one of %s", ue.Got, joinAlgs(algs))
-		}
 		return nil, invalid("%v", err)
 	}
-	sig := jws.Signatures[0]
+	sig := signed.Signatures[0]
 	alg := jose.SignatureAlgorithm(sig.Header.Algorithm)
 	jwk := sig.Header.JSONWebKey
 	if jwk == nil || !jwk.Valid() || !jwk.IsPublic() {
 		return nil, invalid("jwk must be a public key")
 	}
-	if err := checkKey(jwk, alg); err != nil {
+	if err := jws.CheckKey(jwk, alg); err != nil {
 		return nil, invalid("jwk: %v", err)
 	}
-	if _, err := jws.Verify(jwk); err != nil {
+	if _, err := signed.Verify(jwk); err != nil {
 		return nil, invalid("the signature does not verify with the jwk of the header")
 	}
 
 	// The claims, from the verified payload only.
-	claims, err := decodeObject(payload)
+	claims, err := jws.DecodeObject(payload)
 	if err != nil {
 		return nil, invalid("claims: %v", err)
 	}
-	jti, err := requiredString(claims, "jti")
+	jti, err := requiredClaim(claims, "jti")
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
-	htm, err := requiredString(claims, "htm")
+	htm, err := requiredClaim(claims, "htm")
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
 	if htm != method {
 		return nil, invalid("htm %q does not match the request method %q", htm, method)
 	}
-	htu, err := requiredString(claims, "htu")
+	htu, err := requiredClaim(claims, "htu")
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
@@ -235,7 +220,7 @@ func (v *Verifier) Verify(h http.Header, method, uri, accessToken string) (*Proo
 	if got != want {
 		return nil, invalid("htu %q does not match the request URI %q", htu, uri)
 	}
-	iat, ok, err := numericDate(claims, "iat")
+	iat, ok, err := claims.NumericDate("iat")
 	if err != nil || !ok {
 		return nil, invalid("iat must be a number of seconds since the epoch")
 	}
@@ -247,7 +232,7 @@ func (v *Verifier) Verify(h http.Header, method, uri, accessToken string) (*Proo
 	}
 
 	if accessToken != "" {
-		ath, err := requiredString(claims, "ath")
+		ath, err := requiredClaim(claims, "ath")
 		if err != nil {
 			return nil, invalid("%v (a proof sent with an access token must carry its hash)", err)
 		}
@@ -258,7 +243,7 @@ func (v *Verifier) Verify(h http.Header, method, uri, accessToken string) (*Proo
 	}
 
 	if v.Nonces != nil {
-		n, err := stringMember(claims, "nonce")
+		n, err := claims.String("nonce")
 		switch {
 		case err != nil:
 			return nil, fmt.Errorf("dpop: %w: the nonce claim must be a string", ErrUseNonce)
@@ -305,10 +290,8 @@ func (v *Verifier) algorithms() ([]jose.SignatureAlgorithm, error) {
 	if len(v.Algs) == 0 {
 		return defaultAlgs, nil
 	}
-	for _, a := range v.Algs {
-		if !asymmetric[a] {
-			return nil, fmt.Errorf("dpop: Verifier.Algs names %q; only asymmetric signature algorithms are allowed (RFC 9449 §4.2)", a)
-		}
+	if a, ok := jws.NotAsymmetric(v.Algs); ok {
+		return nil, fmt.Errorf("dpop: Verifier.Algs names %q; only asymmetric signature algorithms are allowed (RFC 9449 §4.2)", a)
 	}
 	return v.Algs, nil
 }
@@ -316,21 +299,4 @@ func (v *Verifier) algorithms() ([]jose.SignatureAlgorithm, error) {
 // invalid returns an error of kind ErrInvalidProof.
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("dpop: %w: %s", ErrInvalidProof, fmt.Sprintf(format, args...))
-}
-
-// isType reports whether the typ value t names the media type want, which
-// RFC 7515 §4.1.9 compares case-insensitively with "application/" implied.
-func isType(t, want string) bool {
-	if len(t) > len("application/") && strings.EqualFold(t[:len("application/")], "application/") {
-		t = t[len("application/"):]
-	}
-	return strings.EqualFold(t, want)
-}
-
-func joinAlgs(algs []jose.SignatureAlgorithm) string {
-	s := make([]string, len(algs))
-	for i, a := range algs {
-		s[i] = string(a)
-	}
-	return strings.Join(s, " ")
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre-cloud/coffre/identity/internal/jws"
+	"github.com/coffre-cloud/coffre/identity/internal/jws/jwstest"
 	"github.com/coffre-cloud/coffre/identity/replay"
 	"github.com/go-jose/go-jose/v4"
 )
@@ -15,9 +17,9 @@ import (
 // breaks one rule, and must fail with that rule's kind and message.
 func TestVerify(t *testing.T) {
 	const token = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"
-	privateES, _ := json.Marshal(key(t, "es256"))
-	publicES, _ := json.Marshal(publicJWK(t, "es256"))
-	publicOther, _ := json.Marshal(publicJWK(t, "es256-b"))
+	privateES, _ := json.Marshal(jwstest.Key(t, "es256"))
+	publicES, _ := json.Marshal(jwstest.Public(t, "es256"))
+	publicOther, _ := json.Marshal(jwstest.Public(t, "es256-b"))
 
 	type tc struct {
 		name   string
@@ -43,7 +45,7 @@ func TestVerify(t *testing.T) {
 		{name: "valid/EdDSA", h: one(spec{key: "ed25519"})},
 		{name: "valid/ES384 when configured", h: one(spec{key: "es384"}), algs: []jose.SignatureAlgorithm{jose.ES256, jose.ES384}},
 		{name: "valid/stdlib signature", h: raw(func(t *testing.T) string {
-			return rawProof(t, "es256", jose.ES256, `{"typ":"dpop+jwt","alg":"ES256","jwk":`+string(publicES)+`}`, valid)
+			return jwstest.SignRaw(t, "es256", jose.ES256, `{"typ":"dpop+jwt","alg":"ES256","jwk":`+string(publicES)+`}`, valid)
 		})},
 		{name: "valid/typ with application prefix", h: one(spec{headers: map[jose.HeaderKey]any{"typ": "application/dpop+jwt"}})},
 		{name: "valid/typ in capitals", h: one(spec{headers: map[jose.HeaderKey]any{"typ": "DPoP+JWT"}})},
@@ -87,7 +89,7 @@ func TestVerify(t *testing.T) {
 		{name: "jws/claims after the object", h: one(spec{payload: []byte(valid + `{}`)}), want: ErrInvalidProof, msg: "data after"},
 		{name: "jws/duplicate claim", h: one(spec{payload: []byte(`{"jti":"a","htm":"GET","htm":"POST","htu":"` + testURI + `","iat":` + jsonInt(t0.Unix()) + `}`)}), want: ErrInvalidProof, msg: `"htm" appears twice`},
 		{name: "jws/duplicate header parameter", h: raw(func(t *testing.T) string {
-			return rawProof(t, "es256", jose.ES256, `{"typ":"dpop+jwt","alg":"ES256","alg":"ES256","jwk":`+string(publicES)+`}`, valid)
+			return jwstest.SignRaw(t, "es256", jose.ES256, `{"typ":"dpop+jwt","alg":"ES256","alg":"ES256","jwk":`+string(publicES)+`}`, valid)
 		}), want: ErrInvalidProof, msg: `"alg" appears twice`},
 
 		// 3. Required claims.
@@ -108,7 +110,7 @@ func TestVerify(t *testing.T) {
 
 		// 5. alg.
 		{name: "alg/none", h: raw(func(t *testing.T) string {
-			return rawProof(t, "", "none", `{"typ":"dpop+jwt","alg":"none","jwk":`+string(publicES)+`}`, valid)
+			return jwstest.SignRaw(t, "", "none", `{"typ":"dpop+jwt","alg":"none","jwk":`+string(publicES)+`}`, valid)
 		}), want: ErrInvalidProof, msg: `alg "none" is not accepted`},
 		{name: "alg/HS256", h: raw(func(t *testing.T) string {
 			s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: []byte(strings.Repeat("k", 32))},
@@ -116,18 +118,18 @@ func TestVerify(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			jws, err := s.Sign([]byte(valid))
+			signed, err := s.Sign([]byte(valid))
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, _ := jws.CompactSerialize()
+			p, _ := signed.CompactSerialize()
 			return p
 		}), want: ErrInvalidProof, msg: `alg "HS256" is not accepted`},
 		{name: "alg/RS256 not configured", h: one(spec{key: "rsa2048", alg: jose.RS256}), want: ErrInvalidProof, msg: `alg "RS256" is not accepted`},
 		{name: "alg/ES384 not configured", h: one(spec{key: "es384"}), want: ErrInvalidProof, msg: `alg "ES384" is not accepted`},
 		{name: "alg/mismatching key", h: raw(func(t *testing.T) string {
-			ed, _ := json.Marshal(publicJWK(t, "ed25519"))
-			return rawProof(t, "es256", jose.ES256, `{"typ":"dpop+jwt","alg":"ES256","jwk":`+string(ed)+`}`, valid)
+			ed, _ := json.Marshal(jwstest.Public(t, "ed25519"))
+			return jwstest.SignRaw(t, "es256", jose.ES256, `{"typ":"dpop+jwt","alg":"ES256","jwk":`+string(ed)+`}`, valid)
 		}), want: ErrInvalidProof, msg: "an Ed25519 key cannot verify ES256"},
 		{name: "alg/RSA key under 2048 bits", h: one(spec{key: "rsa1024"}), want: ErrInvalidProof, msg: "1024 bits"},
 		{name: "alg/crit", h: one(spec{headers: map[jose.HeaderKey]any{"crit": []string{"exp"}, "exp": 1}}), want: ErrInvalidProof, msg: `"crit" is not supported`},
@@ -206,7 +208,7 @@ func TestProof(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := Thumbprint(publicJWK(t, "ed25519"))
+	want, err := Thumbprint(jwstest.Public(t, "ed25519"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +352,7 @@ func TestVerifyConfiguration(t *testing.T) {
 
 func TestAlgorithms(t *testing.T) {
 	v := &Verifier{}
-	if got, want := joinAlgs(v.Algorithms()), "ES256 PS256 EdDSA"; got != want {
+	if got, want := jws.JoinAlgs(v.Algorithms()), "ES256 PS256 EdDSA"; got != want {
 		t.Fatalf("default Algorithms = %s, want %s", got, want)
 	}
 	a := v.Algorithms()

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre-cloud/coffre/identity/internal/jws"
+	"github.com/coffre-cloud/coffre/identity/internal/jws/jwstest"
 	"github.com/coffre-cloud/coffre/identity/replay"
 )
 
@@ -28,7 +30,7 @@ func FuzzVerify(f *testing.F) {
 	}
 	known := map[string]any{}
 	for _, name := range []string{"es256", "es256-b", "rsa2048", "ed25519"} {
-		pub := publicJWK(f, name)
+		pub := jwstest.Public(f, name)
 		jkt, err := Thumbprint(pub)
 		if err != nil {
 			f.Fatal(err)
@@ -49,8 +51,8 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted a proof with an unknown key %s", p.JKT)
 		}
 		i := strings.LastIndexByte(dpop, '.')
-		sig, err := b64.DecodeString(dpop[i+1:])
-		if err != nil || !verifyRaw(pub, []byte(dpop[:i]), sig) {
+		sig, err := jws.Encoding.DecodeString(dpop[i+1:])
+		if err != nil || !jwstest.VerifyRaw(pub, []byte(dpop[:i]), sig) {
 			t.Fatalf("accepted a proof whose signature does not verify: %q", dpop)
 		}
 		if _, err := v.Verify(header(dpop), testMethod, testURI, ""); !errors.Is(err, ErrInvalidProof) {

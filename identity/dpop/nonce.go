@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/coffre-cloud/coffre/identity/internal/jws"
 )
 
 // DefaultNonceLifetime is the lifetime of a nonce when NewNonces is given
@@ -96,16 +98,16 @@ func (n *Nonces) currentAt(now time.Time) string {
 	var b [nonceSize]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(t))
 	copy(b[8:], n.mac(b[:8]))
-	c := &issued{t: t, nonce: b64.EncodeToString(b[:])}
+	c := &issued{t: t, nonce: jws.Encoding.EncodeToString(b[:])}
 	n.current.Store(c)
 	return c.nonce
 }
 
 func (n *Nonces) validAt(nonce string, now time.Time) bool {
-	if len(nonce) != b64.EncodedLen(nonceSize) {
+	if len(nonce) != jws.Encoding.EncodedLen(nonceSize) {
 		return false
 	}
-	b, err := b64.DecodeString(nonce)
+	b, err := jws.Encoding.DecodeString(nonce)
 	if err != nil || len(b) != nonceSize {
 		return false
 	}
@@ -113,7 +115,7 @@ func (n *Nonces) validAt(nonce string, now time.Time) bool {
 		return false
 	}
 	t := int64(binary.BigEndian.Uint64(b[:8]))
-	if t < 0 || t > maxNumericDate {
+	if t < 0 || t > jws.MaxNumericDate {
 		return false
 	}
 	age := now.Sub(time.Unix(t, 0))

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coffre-cloud/coffre/identity/internal/jws"
 )
 
 func TestNonces(t *testing.T) {
@@ -39,11 +41,11 @@ func TestNonces(t *testing.T) {
 		}
 	}
 	// Any change to a nonce's bytes invalidates it.
-	b, _ := b64.DecodeString(first)
+	b, _ := jws.Encoding.DecodeString(first)
 	for i := range b {
 		b2 := bytes.Clone(b)
 		b2[i] ^= 1
-		if n.validAt(b64.EncodeToString(b2), t0) {
+		if n.validAt(jws.Encoding.EncodeToString(b2), t0) {
 			t.Fatalf("nonce with byte %d flipped is valid", i)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/coffre-cloud/coffre/identity/internal/jws"
 	"github.com/go-jose/go-jose/v4"
 )
 
@@ -82,7 +83,7 @@ func ResourceChallenge(err error, algs []jose.SignatureAlgorithm) string {
 	if len(algs) == 0 {
 		algs = defaultAlgs
 	}
-	a := `algs="` + joinAlgs(algs) + `"`
+	a := `algs="` + jws.JoinAlgs(algs) + `"`
 	if err == nil {
 		return "DPoP " + a
 	}
