@@ -15,6 +15,7 @@ import (
 type logoutRequest struct {
 	redirect, state string
 	client          string
+	sid             string // the session it ends: the confirmation must come from its browser
 }
 
 const logoutTTL = 10 * time.Minute
@@ -76,6 +77,7 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := randomToken(24)
+	lr.sid = s.id
 	if !p.logouts.put(id, lr, p.now().Add(logoutTTL), p.now()) {
 		p.errorPage(w, r, http.StatusServiceUnavailable, "busy", "")
 		return
@@ -86,6 +88,9 @@ func (p *Provider) logout(w http.ResponseWriter, r *http.Request) {
 
 func (p *Provider) logoutConfirmed(w http.ResponseWriter, r *http.Request) {
 	lr, exp, ok := p.logouts.take(r.URL.Query().Get("confirm"))
+	if s, has := p.currentSession(r); ok && (!has || s.id != lr.sid) {
+		ok = false // another browser's confirmation, or a session already ended
+	}
 	if !ok || p.now().After(exp) {
 		lang := p.lang(w, r, nil)
 		p.render(w, r, http.StatusBadRequest, messagePage, &view{Lang: lang, Title: t(lang, "error.title"), Message: t(lang, "login.expired")}, "")

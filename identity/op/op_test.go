@@ -655,3 +655,39 @@ func TestDiscoveryAndKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestLogoutConfirmation: without an id_token_hint the provider asks the
+// resident to confirm; a confirmation from another browser is refused;
+// once confirmed, the session is over and the client's post-logout URI
+// gets its state.
+func TestLogoutConfirmation(t *testing.T) {
+	f := newFixture(t)
+	fl := &flow{browser: f.newBrowser()}
+	resp, page := f.loginPassword(fl, f.push(fl, nil), f.password)
+	f.consent(fl, resp, page)
+	u := f.issuer + pathLogout + "?" + url.Values{"client_id": {f.client.ID}, "post_logout_redirect_uri": {"https://rp.example/bye"}, "state": {"s1"}}.Encode()
+	resp, page = get(t, fl.browser, u)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="confirm"`) {
+		t.Fatalf("logout without a hint: %d, want a confirmation page\n%s", resp.StatusCode, page)
+	}
+	action := regexp.MustCompile(`action="([^"]+)"`).FindStringSubmatch(page)[1]
+	action = strings.ReplaceAll(action, "&amp;", "&")
+	if resp, _ := postForm(t, f.newBrowser(), action, url.Values{}); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("confirmation from another browser: %d, want 400", resp.StatusCode)
+	}
+	// The refused confirmation spent the one-time ID: ask again.
+	_, page = get(t, fl.browser, u)
+	action = strings.ReplaceAll(regexp.MustCompile(`action="([^"]+)"`).FindStringSubmatch(page)[1], "&amp;", "&")
+	resp, _ = postForm(t, fl.browser, action, url.Values{})
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || loc.Host != "rp.example" || loc.Query().Get("state") != "s1" {
+		t.Fatalf("confirmed logout: %d %s, want a redirect to the post-logout URI with the state", resp.StatusCode, loc)
+	}
+	resp, _ = get(t, fl.browser, f.issuer+pathAuthorize+"?client_id="+f.client.ID+"&request_uri="+url.QueryEscape(f.push(fl, nil)))
+	if strings.HasSuffix(resp.Request.URL.Path, "/consent") {
+		t.Fatal("after logout, an eidas1 request went straight to consent: the session survived")
+	}
+	if resp, _ := get(t, fl.browser, f.issuer+pathLogout+"?post_logout_redirect_uri="+url.QueryEscape("https://evil.example/")+"&client_id="+f.client.ID); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("logout to an unregistered URI: %d, want 400 (no open redirect)", resp.StatusCode)
+	}
+}
