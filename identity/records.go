@@ -222,6 +222,11 @@ func IsLoopbackHost(host string) bool {
 	return strings.HasPrefix(host, "127.") && strings.Count(host, ".") == 3
 }
 
+// AgentRoles are the roles an agent may hold in a tenant, as S3 STS grants
+// them (docs/sts.md): reader reads, writer also writes objects, admin does
+// everything the tenant's own keys can.
+var AgentRoles = []string{"reader", "writer", "admin"}
+
 // Agent is a resident acting for an administration: its tenant in the
 // vault, and its roles there.
 type Agent struct {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -474,6 +475,11 @@ func (r *Register) UpdateClient(ctx context.Context, id string, fn func(*Client)
 func (r *Register) PutAgent(ctx context.Context, a *Agent) error {
 	if a.Tenant == "" {
 		return fmt.Errorf("%w: agent: tenant is required", ErrInvalid)
+	}
+	for _, role := range a.Roles {
+		if !slices.Contains(AgentRoles, role) {
+			return fmt.Errorf("%w: agent: unknown role %q (roles: %s)", ErrInvalid, role, strings.Join(AgentRoles, ", "))
+		}
 	}
 	return r.meta.Update(ctx, func(tx meta.Tx) error {
 		if err := r.get(tx, r.residentKey(a.NationalNumber), &Resident{}); err != nil {

@@ -85,6 +85,8 @@ var errorTable = []struct {
 	{vault.ErrCustomerKeyRequired, "InvalidRequest", http.StatusBadRequest},
 	{vault.ErrCustomerKeyMismatch, "AccessDenied", http.StatusForbidden},
 	{vault.ErrCustomerKeyNotApplicable, "InvalidRequest", http.StatusBadRequest},
+	{vault.ErrExpiredToken, "ExpiredToken", http.StatusBadRequest},
+	{vault.ErrInvalidToken, "InvalidToken", http.StatusBadRequest},
 
 	{checksum.ErrInvalidChecksumAlgorithm, "InvalidRequest", http.StatusBadRequest},
 	{checksum.ErrInvalidDigest, "InvalidDigest", http.StatusBadRequest},

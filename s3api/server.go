@@ -36,6 +36,10 @@ type Config struct {
 	// Metrics serves GET /metrics (Prometheus text format) without
 	// authentication.
 	Metrics bool
+	// WebIdentity, when set, serves STS AssumeRoleWithWebIdentity at "/"
+	// (sts.go): it decides who may have temporary keys of which tenant and
+	// role. Nil: no STS, every request is signed.
+	WebIdentity WebIdentity
 }
 
 // Server serves the S3 API.
@@ -46,12 +50,13 @@ type Server struct {
 	idle     time.Duration
 	verifier *sigv4.Verifier
 	keys     keyCache
-	metrics  *metrics // nil when disabled
+	metrics  *metrics    // nil when disabled
+	web      WebIdentity // nil: no STS
 }
 
 // New returns an S3 server.
 func New(c Config) *Server {
-	s := &Server{vault: c.Vault, log: c.Logger, idle: c.IdleTimeout}
+	s := &Server{vault: c.Vault, log: c.Logger, idle: c.IdleTimeout, web: c.WebIdentity}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -191,6 +196,11 @@ func (s *Server) serve(w http.ResponseWriter, r *request) error {
 	if err := s.route(r); err != nil {
 		return err
 	}
+	if s.web != nil && isAssumeRoleWithWebIdentity(r) {
+		// Unsigned: the web identity token is the credential.
+		s.assumeRoleWithWebIdentity(w, r)
+		return nil
+	}
 	if r.auth, err = s.verifier.Verify(r.Request); err != nil {
 		return err
 	}
@@ -200,6 +210,12 @@ func (s *Server) serve(w http.ResponseWriter, r *request) error {
 	}
 	k, err := s.keys.get(r.Context(), r.auth.AccessKeyID)
 	if err != nil {
+		return err
+	}
+	if err := s.vault.CheckSession(k, r.auth.SessionToken); err != nil {
+		return err
+	}
+	if err := authorize(k, r); err != nil {
 		return err
 	}
 	r.principal = vault.Principal{Tenant: k.Tenant, AccessKey: k.ID}

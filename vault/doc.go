@@ -1,7 +1,9 @@
 // Package vault orchestrates every S3 request below the HTTP layer: it checks
 // who may do what, places bytes on a backend, and commits the typed model
 // (tenants, access keys, buckets, object versions, multipart uploads) to the
-// metadata store.
+// metadata store. Access keys are permanent, or temporary (session.go): made
+// by S3 STS for an agent, with a session token, an expiry and a role, and
+// deleted by the janitor once expired.
 //
 // The vault is the one place that knows the order of a write: stream the body
 // to a fresh blob (durable when the backend acknowledges it), then commit the

@@ -51,8 +51,8 @@ type JanitorConfig struct {
 }
 
 // Run does the vault's background work until ctx ends: at start it sweeps
-// blobs that a crash left unreferenced, then it periodically removes garbage
-// and aborts expired multipart uploads.
+// blobs that a crash left unreferenced, then it periodically removes garbage,
+// aborts expired multipart uploads and deletes expired temporary keys.
 func (v *Vault) Run(ctx context.Context, c JanitorConfig) error {
 	if c.Interval == 0 {
 		c.Interval = time.Minute
@@ -79,6 +79,11 @@ func (v *Vault) Run(ctx context.Context, c JanitorConfig) error {
 			v.log.Warn("expiring multipart uploads failed", "err", err)
 		} else if n > 0 {
 			v.log.Info("aborted expired multipart uploads", "uploads", n)
+		}
+		if n, err := v.ExpireTemporaryKeys(ctx); err != nil {
+			v.log.Warn("deleting expired temporary keys failed", "err", err)
+		} else if n > 0 {
+			v.log.Info("deleted expired temporary keys", "keys", n)
 		}
 		if _, err := v.CollectGarbage(ctx, v.now().Add(-c.Grace)); err != nil {
 			v.log.Warn("collecting garbage failed", "err", err)

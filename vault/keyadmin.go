@@ -475,11 +475,17 @@ func (v *Vault) rewrapAccessKeys(ctx context.Context, tenant string, current int
 		if k.KEK == current {
 			continue
 		}
+		// The whole record, so that a temporary key stays temporary; a
+		// key deleted meanwhile (revoked, or an expired temporary key)
+		// stays deleted.
 		full, err := v.LookupKey(ctx, k.ID)
-		if err != nil {
-			return n, err
+		if err == nil {
+			_, err = v.storeKey(ctx, full, true)
 		}
-		if _, err := v.PutAccessKey(ctx, tenant, full.ID, full.Secret); err != nil {
+		if errors.Is(err, ErrInvalidAccessKeyID) {
+			continue
+		}
+		if err != nil {
 			return n, err
 		}
 		n++

@@ -25,14 +25,32 @@ type Tenant struct {
 // AccessKey is an S3 credential of a tenant. The secret is stored sealed
 // under the tenant's KEK (version KEK): shredding the tenant revokes its
 // credentials with its data.
+//
+// A temporary key (made by CreateTemporaryKey for S3 STS) also has a
+// session token, an expiry and a role; the seal binds them, so that none
+// can be changed in the metadata store without the secret failing to open.
 type AccessKey struct {
 	ID      string    `json:"id"`
-	Secret  string    `json:"-"` // set by LookupKey and CreateAccessKey only
+	Secret  string    `json:"-"` // set by LookupKey, CreateAccessKey and CreateTemporaryKey only
 	Sealed  []byte    `json:"sealed"`
 	KEK     int       `json:"kek"`
 	Tenant  string    `json:"tenant"`
 	Created time.Time `json:"created"`
+
+	// SessionHash is the SHA-256 of the session token that every request
+	// made with a temporary key carries (X-Amz-Security-Token); the token
+	// itself is never stored. Expires is when the key stops working, Role
+	// what it may do (permanent keys have none: they may do everything),
+	// and Subject whom it was issued to (the identity register's reference
+	// of the agent, never a national number).
+	SessionHash []byte    `json:"session,omitempty"`
+	Expires     time.Time `json:"expires,omitzero"`
+	Role        Role      `json:"role,omitempty"`
+	Subject     string    `json:"subject,omitempty"`
 }
+
+// Temporary reports whether k is a temporary key: one with a session token.
+func (k AccessKey) Temporary() bool { return len(k.SessionHash) > 0 }
 
 // LogValue keeps the secret out of logs.
 func (k AccessKey) String() string { return "AccessKey(" + k.ID + ", tenant " + k.Tenant + ")" }

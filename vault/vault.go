@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/cipher"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -271,34 +273,46 @@ func (v *Vault) CreateAccessKey(ctx context.Context, tenant string) (AccessKey, 
 
 // PutAccessKey installs a given access key for a tenant (used for the root
 // credentials from the environment). An existing key with the same id is
-// replaced only if it belongs to the same tenant.
+// replaced only if it belongs to the same tenant and is not temporary.
 func (v *Vault) PutAccessKey(ctx context.Context, tenant, id, secret string) (AccessKey, error) {
 	if len(id) < 3 || len(id) > 128 || len(secret) < 8 || len(secret) > 256 {
 		return AccessKey{}, fmt.Errorf("%w: access key id must have 3 to 128 characters and secret 8 to 256", ErrInvalidArgument)
 	}
-	k := AccessKey{ID: id, Secret: secret, Tenant: tenant, Created: v.now().UTC()}
-	aead, version, err := v.currentKEK(ctx, tenant)
+	return v.storeKey(ctx, AccessKey{ID: id, Secret: secret, Tenant: tenant, Created: v.now().UTC()}, false)
+}
+
+// storeKey seals k's secret under its tenant's current KEK and writes k,
+// keeping the creation time of the record it replaces. It refuses to
+// replace a key of another tenant, or a temporary key by a permanent one
+// (or the other way round). With reseal, k must exist (else
+// ErrInvalidAccessKeyID): a key deleted meanwhile stays deleted.
+func (v *Vault) storeKey(ctx context.Context, k AccessKey, reseal bool) (AccessKey, error) {
+	aead, version, err := v.currentKEK(ctx, k.Tenant)
 	if err != nil {
 		return AccessKey{}, err
 	}
-	k.Sealed, k.KEK = sealSecret(aead, secret, tenant, id), version
+	k.Sealed, k.KEK = sealSecret(aead, k), version
 	err = v.update(ctx, func(tx meta.Tx) error {
-		if _, err := tx.Get(kTenant(tenant)); errors.Is(err, meta.ErrNotFound) {
-			return fail("%w: %s", ErrNoSuchTenant, tenant)
+		if _, err := tx.Get(kTenant(k.Tenant)); errors.Is(err, meta.ErrNotFound) {
+			return fail("%w: %s", ErrNoSuchTenant, k.Tenant)
 		} else if err != nil {
 			return err
 		}
 		var old AccessKey
-		switch err := getRecord(tx, kAccess(id), &old); {
-		case err == nil && old.Tenant != tenant:
-			return fail("%w: access key %s belongs to tenant %s", ErrInvalidArgument, id, old.Tenant)
+		switch err := getRecord(tx, kAccess(k.ID), &old); {
+		case err == nil && old.Tenant != k.Tenant:
+			return fail("%w: access key %s belongs to tenant %s", ErrInvalidArgument, k.ID, old.Tenant)
+		case err == nil && old.Temporary() != k.Temporary():
+			return fail("%w: access key %s exists, and only one of the two is temporary", ErrInvalidArgument, k.ID)
+		case errors.Is(err, meta.ErrNotFound) && reseal:
+			return fail("%w: %s", ErrInvalidAccessKeyID, k.ID)
 		case err != nil && !errors.Is(err, meta.ErrNotFound):
 			return err
 		}
 		if old.ID != "" {
 			k.Created = old.Created
 		}
-		return tx.Put(kAccess(id), encode(k))
+		return tx.Put(kAccess(k.ID), encode(k))
 	})
 	return k, err
 }
@@ -355,15 +369,23 @@ func (v *Vault) LookupKey(ctx context.Context, id string) (AccessKey, error) {
 	return k, err
 }
 
-func secretAD(tenant, id string) []byte {
-	return []byte("coffre access key v1\x00" + tenant + "\x00" + id)
+// secretAD binds a sealed secret to its key: tenant and id, and for a
+// temporary key what limits it (role, expiry, session token hash, holder),
+// so that a record edited in the metadata store (a temporary key made
+// permanent, its expiry pushed back, its role raised) no longer opens.
+func secretAD(k AccessKey) []byte {
+	if !k.Temporary() {
+		return []byte("coffre access key v1\x00" + k.Tenant + "\x00" + k.ID)
+	}
+	return []byte("coffre temporary access key v1\x00" + k.Tenant + "\x00" + k.ID + "\x00" + string(k.Role) + "\x00" +
+		strconv.FormatInt(k.Expires.Unix(), 10) + "\x00" + hex.EncodeToString(k.SessionHash) + "\x00" + k.Subject)
 }
 
 // sealSecret seals an access key's secret with a tenant KEK.
-func sealSecret(aead cipher.AEAD, secret, tenant, id string) []byte {
-	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(secret)+aead.Overhead())
+func sealSecret(aead cipher.AEAD, k AccessKey) []byte {
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(k.Secret)+aead.Overhead())
 	rand.Read(nonce)
-	return aead.Seal(nonce, nonce, []byte(secret), secretAD(tenant, id))
+	return aead.Seal(nonce, nonce, []byte(k.Secret), secretAD(k))
 }
 
 // openSecret opens the sealed secret of an access key.
@@ -372,7 +394,7 @@ func openSecret(aead cipher.AEAD, k AccessKey) (string, error) {
 	if len(k.Sealed) < ns+aead.Overhead() {
 		return "", fmt.Errorf("%w: the secret of access key %s is missing", ErrIntegrity, k.ID)
 	}
-	b, err := aead.Open(nil, k.Sealed[:ns], k.Sealed[ns:], secretAD(k.Tenant, k.ID))
+	b, err := aead.Open(nil, k.Sealed[:ns], k.Sealed[ns:], secretAD(k))
 	if err != nil {
 		return "", fmt.Errorf("%w: the secret of access key %s does not open", ErrIntegrity, k.ID)
 	}

@@ -96,6 +96,10 @@ func TestIdentityCommands(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, "not found") {
 		t.Fatalf("agent for an unknown resident: %d %q", code, errs)
 	}
+	_, errs, code = run("identity", "agent", "set", "--nn", "2000000001", "--tenant", "ministere", "--role", "writter")
+	if code == 0 || !strings.Contains(errs, `unknown role "writter"`) {
+		t.Fatalf("agent with a misspelt role: %d %q", code, errs)
+	}
 	out, errs, code = run("identity", "agent", "set", "--nn", "2000000001", "--tenant", "ministere", "--role", "reader")
 	if code != 0 || !strings.Contains(out, "acts for tenant ministere") || strings.Contains(out, "2000000001") {
 		t.Fatalf("agent set: %d %q %q (the output must not show the national number)", code, out, errs)

@@ -107,7 +107,6 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 		return fmt.Errorf("listening for S3: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           s3api.New(s3api.Config{Vault: st.vault, Logger: log, Domains: domains, Metrics: *metricsOn}),
 		ReadHeaderTimeout: 15 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    1 << 20,
@@ -118,10 +117,14 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 		ln.Close()
 		return err
 	}
+	s3c := s3api.Config{Vault: st.vault, Logger: log, Domains: domains, Metrics: *metricsOn}
 	idAttr := slog.String("identity", "off")
 	if ids != nil {
 		idAttr = slog.String("identity", ids.issuer)
+		// STS AssumeRoleWithWebIdentity on the S3 port, for the agents.
+		s3c.WebIdentity = newWebIdentity(ids)
 	}
+	srv.Handler = s3api.New(s3c)
 	log.Info("coffre serving", "site", st.name, "s3", "http://"+ln.Addr().String(), idAttr, "data", data, "offers", strings.Join(site.Offers, ","), "root_access_key", id)
 
 	g, gctx := errgroup.WithContext(ctx)
