@@ -22,7 +22,7 @@ type interaction struct {
 	level    int       // the assurance level reached, index in acrLevels; -1: none
 	amr      []string  // RFC 8176 methods used
 	authTime time.Time // when the last factor was given
-	sso      bool      // identified by an existing session
+	sso      bool      // the first factor is an existing session's
 	// Factor state: the WebAuthn ceremony (passkey.go) and the ID-card
 	// challenge (card.go) under way.
 	webauthn  []byte
@@ -62,10 +62,12 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ia := &interaction{id: randomToken(24), req: ar, csrf: randomToken(24), level: -1}
-	// A session satisfies an eidas1 request silently; eidas2 and above
-	// always ask for the factors again (no silent SSO), and prompt=login or
-	// an exceeded max_age ask for everything.
-	if s, ok := p.currentSession(r); ok && ar.level == 0 && !ar.prompt["login"] &&
+	// A session stands for the password: it satisfies an eidas1 request
+	// silently, and an eidas2 request steps up (the second factor is asked
+	// again, never silently: no SSO at eidas2 and above). eidas3 always
+	// asks for the card; prompt=login or an exceeded max_age ask for
+	// everything.
+	if s, ok := p.currentSession(r); ok && ar.level <= 1 && !ar.prompt["login"] &&
 		(ar.maxAge < 0 || p.now().Sub(s.authTime) <= time.Duration(ar.maxAge)*time.Second) {
 		ia.nn, ia.level, ia.amr, ia.authTime, ia.sso = s.nn, 0, s.amr, s.authTime, true
 	}
@@ -85,8 +87,11 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	p.setCookie(w, cookieInteraction, ia.id, pathLogin, interactionTTL)
 	next := ia.id
-	if ia.nn != "" {
+	switch {
+	case ia.nn != "" && ar.level == 0:
 		next += "/consent"
+	case ia.nn != "":
+		next += "/second"
 	}
 	http.Redirect(w, r, p.url(pathLogin+next), http.StatusSeeOther)
 }

@@ -151,7 +151,7 @@ func (p *Provider) passwordStep(w http.ResponseWriter, r *http.Request, ia *inte
 
 // secondPage offers the second factors the resident has.
 func (p *Provider) secondPage(w http.ResponseWriter, r *http.Request, ia *interaction, errMsg string) {
-	if ia.nn == "" || ia.sso {
+	if ia.nn == "" {
 		http.Redirect(w, r, p.action(ia), http.StatusSeeOther)
 		return
 	}
@@ -175,7 +175,7 @@ func (p *Provider) secondPage(w http.ResponseWriter, r *http.Request, ia *intera
 // totpStep checks a TOTP code after the password: eidas2.
 func (p *Provider) totpStep(w http.ResponseWriter, r *http.Request, ia *interaction) {
 	lang := p.lang(w, r, ia)
-	if ia.nn == "" || ia.sso || ia.level < 0 {
+	if ia.nn == "" || ia.level < 0 {
 		http.Redirect(w, r, p.action(ia), http.StatusSeeOther)
 		return
 	}

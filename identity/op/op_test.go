@@ -449,11 +449,7 @@ func TestEidas2TOTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	fl := &flow{browser: f.newBrowser()}
-	// An eidas1 login first, for a session.
-	resp, page := f.loginPassword(fl, f.push(fl, nil), f.password)
-	f.consent(fl, resp, page)
-
-	resp, page = f.loginPassword(fl, f.push(fl, url.Values{"acr_values": {"eidas2"}}), f.password)
+	resp, page := f.loginPassword(fl, f.push(fl, url.Values{"acr_values": {"eidas2"}}), f.password)
 	if !strings.Contains(page, `name="code"`) {
 		t.Fatalf("after the password at eidas2: want the second-factor page, got %d\n%s", resp.StatusCode, page)
 	}
@@ -475,6 +471,21 @@ func TestEidas2TOTP(t *testing.T) {
 	amr, _ := json.Marshal(id["amr"])
 	if !strings.Contains(string(amr), "otp") || !strings.Contains(string(amr), "pwd") {
 		t.Errorf("amr %s, want pwd and otp", amr)
+	}
+
+	// Step-up: the browser has a session now. Another eidas2 request asks
+	// for the second factor again (no silent SSO at eidas2), not the
+	// password.
+	uri := f.push(fl, url.Values{"acr_values": {"eidas2"}})
+	resp, page = get(t, fl.browser, f.issuer+pathAuthorize+"?client_id="+f.client.ID+"&request_uri="+url.QueryEscape(uri))
+	if !strings.HasSuffix(resp.Request.URL.Path, "/second") || !strings.Contains(page, `name="code"`) || strings.Contains(page, `name="password"`) {
+		t.Fatalf("eidas2 with a session: landed on %s, want the second-factor page only", resp.Request.URL.Path)
+	}
+	// The code of this 30 s step was used: the next one is accepted.
+	action = strings.TrimSuffix(resp.Request.URL.String(), "/second")
+	resp, page = postForm(t, fl.browser, action+"/totp", url.Values{"csrf": {csrfOf(t, page)}, "code": {totp.Generate(secret, time.Now().Add(30*time.Second))}})
+	if !strings.Contains(page, "Partage de vos données") {
+		t.Fatalf("step-up with the next TOTP code: %d, want consent", resp.StatusCode)
 	}
 }
 

@@ -117,7 +117,7 @@ func (p *Provider) passkeyStart(w http.ResponseWriter, r *http.Request, ia *inte
 		writeJSONError(w, http.StatusNotFound, t(lang, "second.passkey.unavailable"))
 		return "", false
 	}
-	if ia.nn == "" || ia.sso || ia.level != 0 {
+	if ia.nn == "" || ia.level != 0 {
 		writeJSONError(w, http.StatusBadRequest, t(lang, "login.expired"))
 		return "", false
 	}
