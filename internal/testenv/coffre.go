@@ -208,6 +208,12 @@ func StartCoffre(tb testing.TB, opts Opts) *Server {
 		}
 	})
 	tb.Cleanup(func() {
+		if tb.Failed() {
+			// SIGQUIT: the Go runtime prints every goroutine's stack before
+			// exiting, so that a request that hung shows where.
+			s.stop(syscall.SIGQUIT)
+			return
+		}
 		if err := s.Stop(); err != nil {
 			tb.Logf("testenv: stopping coffre: %v", err)
 		}

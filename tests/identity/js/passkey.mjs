@@ -64,13 +64,19 @@ async function run(cfg) {
     });
 
     // login runs one authorization at eidas2 whose second factor is done by
-    // secondFactor, and exchanges the code.
-    const login = async (name, secondFactor) => {
+    // secondFactor, and exchanges the code. With stepUp, the browser has
+    // the session of an earlier login, which stands for the password: the
+    // provider must ask for the second factor only.
+    const login = async (name, secondFactor, stepUp = false) => {
       const auth = await step(`${name}: par`, () => pushAuthorization(rp, { redirectURI, acr: 'eidas2' }));
       const back = cb.next('/callback');
       await step(`${name}: pages`, async () => {
         await page.goto(auth.url.href);
-        await loginPassword(page, cfg.username, cfg.password);
+        if (!stepUp) {
+          await loginPassword(page, cfg.username, cfg.password);
+        } else if (await page.locator('#password').count()) {
+          throw new Error(`${name}: with a session, an eidas2 request asked for the password again (want a step-up to the second factor only)`);
+        }
         await expectPage(page, SEL.use + ',' + SEL.enroll + ',' + SEL.activationCode, 'the second-factor page with passkeys');
         await secondFactor();
         await consent(page);
@@ -112,7 +118,7 @@ async function run(cfg) {
       if (await page.locator(SEL.activationCode).count()) throw new Error('the activation code is offered again after the enrollment (it is single-use)');
       await page.locator(SEL.use).click();
       await waitLeaving(page, 'the passkey login');
-    });
+    }, true);
     const after = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
     if (after[0].signCount <= creds[0].signCount && after[0].signCount !== 0) {
       throw new Error(`credentials: sign count ${after[0].signCount} after the login, was ${creds[0].signCount}`);
