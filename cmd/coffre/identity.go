@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -38,8 +39,8 @@ func addIdentityFlags(fl *flag.FlagSet) *identityFlags {
 	fl.StringVar(&f.issuer, "identity-issuer", "", "issuer URL of the provider (default: http://ADDR on loopback, https://ADDR otherwise)")
 	fl.StringVar(&f.tlsCert, "identity-tls-cert", "", "TLS certificate (PEM) of the provider; required off loopback")
 	fl.StringVar(&f.tlsKey, "identity-tls-key", "", "TLS private key (PEM) of the provider")
-	fl.StringVar(&f.demo, "identity-demo", "auto", "demo register and demo service: on, off, or auto (on with the embedded configuration, off with --config)")
-	fl.StringVar(&f.cardRoots, "identity-card-roots", "", "national root CA certificates (PEM) of the ID cards: turns on the eidas3 login with the card (Web eID); without it the login page does not offer the card")
+	fl.StringVar(&f.demo, "identity-demo", "auto", "demo register, demo service and demo ID cards (with a demo card reader in the login page; not with --identity-card-roots): on, off, or auto (on with the embedded configuration, off with --config)")
+	fl.StringVar(&f.cardRoots, "identity-card-roots", "", "national root CA certificates (PEM) of the ID cards: turns on the eidas3 login with the card (Web eID) and turns off the demo ID cards; without it the login page offers the card only in demo mode (demo cards)")
 	fl.StringVar(&f.cardIntermediates, "identity-card-intermediates", "", "certificates (PEM) of the CAs that issue the ID cards under the roots")
 	fl.StringVar(&f.cardOCSP, "identity-card-ocsp", "", "OCSP responder for the ID cards (default: the one each card certificate names)")
 	fl.StringVar(&f.cardCRL, "identity-card-crl", "", "CRL address for the ID cards, used when OCSP does not answer (default: the one each card certificate names)")
@@ -104,29 +105,52 @@ func startIdentity(ctx context.Context, f *identityFlags, st *site, embedded boo
 		ln.Close()
 		return nil, err
 	}
-	if card != nil && !strings.HasPrefix(issuer, "https://") {
+	demoOn := f.demo == "on" || (f.demo == "auto" && embedded)
+	residentsAdded := 0
+	var cards *demo.Cards // the demo ID cards: demo mode without --identity-card-roots
+	if demoOn {
+		if residentsAdded, err = demo.Seed(ctx, reg, params); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("demo register: %w", err)
+		}
+		if card == nil {
+			cards, err = demo.OpenCards(ctx, demo.CardsConfig{Register: reg, Keys: st.keys, Dir: filepath.Join(st.dir, "identity-demo"), Issuer: issuer, Logger: log})
+			if err != nil {
+				ln.Close()
+				return nil, fmt.Errorf("demo ID cards: %w", err)
+			}
+			card = cards.Validator()
+		}
+	}
+	if card != nil && cards == nil && !strings.HasPrefix(issuer, "https://") {
 		log.Warn("identity: the Web eID application signs only for https pages: the ID-card login needs an https issuer (only test clients can use it over http)", "issuer", issuer)
 	}
-	p, err := op.New(ctx, op.Config{Issuer: issuer, Register: reg, Keys: st.keys, Logger: log, PasswordLimiter: lim, Card: card})
+	pc := op.Config{Issuer: issuer, Register: reg, Keys: st.keys, Logger: log, PasswordLimiter: lim, Card: card}
+	if cards != nil {
+		// DEMO ONLY: the login page loads the demo card reader, which
+		// stands in for the Web eID extension and signs with the demo
+		// cards' keys.
+		pc.CardReaderScript = cards.ReaderScript()
+	}
+	p, err := op.New(ctx, pc)
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", p.Handler())
-	if f.demo == "on" || (f.demo == "auto" && embedded) {
-		n, err := demo.Seed(ctx, reg, params)
-		if err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("demo register: %w", err)
-		}
-		svc, err := demo.NewService(ctx, reg, issuer)
+	if demoOn {
+		svc, err := demo.NewService(ctx, reg, issuer, cards)
 		if err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("demo service: %w", err)
 		}
 		mux.Handle("/demo/", http.StripPrefix("/demo", svc))
-		log.Info("identity demo", "service", issuer+"/demo/", "residents_added", n)
+		log.Info("identity demo", "service", issuer+"/demo/", "residents_added", residentsAdded)
+		if cards != nil {
+			log.Info("identity demo ID cards (a stand-in for real cards: trusted in demo mode only)", "cards", cards.Len(), "pin", demo.CardPIN,
+				"reader", cards.ReaderScript(), "crl", cards.CRLURL(), "ca", issuer+"/demo/ca.pem")
+		}
 	}
 	srv := &http.Server{
 		Handler:           mux,

@@ -4,8 +4,17 @@
 // passwords and TOTP secrets, and a demo service (a relying party of the
 // provider, identity/rp) whose pages show what a service receives.
 //
-// None of it exists outside the embedded default: `coffre serve --config`
-// starts with an empty register.
+// For the eidas3 level, demo ID cards (card.go): a demo national PKI whose
+// keys are in the site's key store, one card per demo resident registered
+// in the register, a CRL, and a demo card reader (cardreader.go,
+// cardreader.js) that stands in for the Web eID extension on the
+// provider's login page and signs with the cards' keys once their PIN
+// (CardPIN) is typed. They are a stand-in for real cards and readers, for
+// the demo only.
+//
+// None of it exists outside the embedded default (or --identity-demo on):
+// `coffre serve --config` starts with an empty register, no demo card and
+// no demo card reader.
 package demo
 
 import (

@@ -24,13 +24,16 @@ const ClientID = "demo"
 type Service struct {
 	rp    *rp.Client
 	base  string // e.g. http://127.0.0.1:9100/demo
+	cards *Cards // nil: no demo cards
 	mu    sync.Mutex
 	auths map[string]*rp.Auth // by the browser's demo cookie
 }
 
 // NewService registers the demo client (with fresh keys at each start: it
-// keeps no secret on disk) and returns the service.
-func NewService(ctx context.Context, reg *identity.Register, issuer string) (*Service, error) {
+// keeps no secret on disk) and returns the service. With cards (nil: none),
+// it also serves the demo card reader, its signatures and the demo CA's
+// CRL (cardreader.go).
+func NewService(ctx context.Context, reg *identity.Register, issuer string, cards *Cards) (*Service, error) {
 	sig, enc, dp, err := rp.NewKeys()
 	if err != nil {
 		return nil, err
@@ -46,7 +49,7 @@ func NewService(ctx context.Context, reg *identity.Register, issuer string) (*Se
 	if err != nil {
 		return nil, err
 	}
-	return &Service{rp: c, base: base, auths: make(map[string]*rp.Auth)}, nil
+	return &Service{rp: c, base: base, cards: cards, auths: make(map[string]*rp.Auth)}, nil
 }
 
 const cookieName = "coffre_demo"
@@ -55,6 +58,10 @@ const cookieName = "coffre_demo"
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	w.Header().Set("Cache-Control", "no-store")
+	if s.cards != nil && s.cards.handles(r.URL.Path) {
+		s.cards.ServeHTTP(w, r)
+		return
+	}
 	switch r.URL.Path {
 	case "/", "":
 		s.page(w, http.StatusOK, pageData{})
@@ -131,6 +138,7 @@ func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 
 type pageData struct {
 	Error, ACR, IDToken, Userinfo, Logout string
+	CardPIN                               string // the demo cards' PIN; empty: no demo cards
 }
 
 var tpl = template.Must(template.New("demo").Parse(`<!DOCTYPE html>
@@ -143,6 +151,7 @@ var tpl = template.Must(template.New("demo").Parse(`<!DOCTYPE html>
 <p><a class="button" id="login-eidas1" href="login?acr=eidas1">Se connecter (eidas1 : mot de passe)</a>
 <a class="button" id="login-eidas2" href="login?acr=eidas2">Se connecter (eidas2 : second facteur)</a>
 <a class="button" id="login-eidas3" href="login?acr=eidas3">Se connecter (eidas3 : carte d'identité)</a></p>
+{{if .CardPIN}}<p id="demo-cards">Au niveau eidas3, un <strong>lecteur de carte de démonstration</strong> remplace l'extension Web eID et la carte : choisissez une carte de démonstration et saisissez le code PIN <strong>{{.CardPIN}}</strong>. Ces cartes sont fictives, et le service signe à leur place : rien de tel n'existe hors de la démonstration.</p>{{end}}
 {{if .Error}}<p class="error" role="alert">{{.Error}}</p>{{end}}
 {{if .ACR}}<h2>Connecté au niveau <span id="acr">{{.ACR}}</span></h2>
 <h3>Jeton d'identité (déchiffré et vérifié)</h3><pre id="id-token">{{.IDToken}}</pre>
@@ -151,6 +160,9 @@ var tpl = template.Must(template.New("demo").Parse(`<!DOCTYPE html>
 </main></body></html>`))
 
 func (s *Service) page(w http.ResponseWriter, status int, d pageData) {
+	if s.cards != nil {
+		d.CardPIN = CardPIN
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	tpl.Execute(w, d)

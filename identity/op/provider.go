@@ -53,6 +53,16 @@ type Config struct {
 	// reads as the issuer's: the card signs the origin of the page it logs
 	// in from, and that page is the provider's.
 	Card *webeid.Validator
+	// CardReaderScript is the URL of a script that stands in for the Web
+	// eID browser extension on the login page: the page loads it just
+	// before card.js, whose window.postMessage protocol it must answer as
+	// the extension does (ui/static/card.js describes it). "" in
+	// production, where the resident's own extension, application and
+	// card reader answer. Only the demo of the embedded default sets it
+	// (identity/demo: a demo card reader for demo cards, which must never
+	// be trusted outside a demo). It needs Card, and must be on the
+	// issuer's origin: the page's CSP allows scripts from 'self' only.
+	CardReaderScript string
 	// CardCountry is the country (ISO 3166-1 alpha-2) of the national
 	// numbers in the register: a card certificate must name its holder as
 	// PNO<CardCountry>-<the register's national number>. Empty: "MC".
@@ -182,6 +192,9 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if err := p.setupCard(); err != nil {
 		return nil, err
 	}
+	if err := checkCardReaderScript(cfg, iss); err != nil {
+		return nil, err
+	}
 	if wa, err := newWebAuthn(iss); err == nil {
 		p.webauthn = wa
 	} else {
@@ -194,6 +207,23 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		return nil, fmt.Errorf("identity: the pairwise subject key: %w", err)
 	}
 	return p, nil
+}
+
+// checkCardReaderScript checks Config.CardReaderScript: empty, or an
+// absolute URL on the issuer's origin, with the card login on.
+func checkCardReaderScript(cfg Config, iss *url.URL) error {
+	s := cfg.CardReaderScript
+	if s == "" {
+		return nil
+	}
+	if cfg.Card == nil {
+		return fmt.Errorf("identity: Config.CardReaderScript %q is set but the card login is off (Config.Card is nil)", s)
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.User != nil || webOrigin(u) != webOrigin(iss) {
+		return fmt.Errorf("identity: Config.CardReaderScript %q: want an absolute URL on the issuer's origin %s (the login page's CSP allows scripts from 'self' only)", s, webOrigin(iss))
+	}
+	return nil
 }
 
 func or(d, def time.Duration) time.Duration {

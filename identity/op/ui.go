@@ -35,6 +35,7 @@ var messages = map[string]map[string]string{
 		"login.card.title":      "Avec votre carte d'identité",
 		"login.card.help":       "Insérez votre carte dans le lecteur. L'extension Web eID vous demandera votre code PIN d'authentification.",
 		"login.card.submit":     "Se connecter avec la carte",
+		"login.card.standin":    "Démonstration : un lecteur de carte de démonstration remplace ici l'extension Web eID et votre carte. Il s'ouvre quand vous cliquez sur le bouton.",
 		"login.bad":             "Numéro national ou mot de passe incorrect.",
 		"login.locked":          "Trop de tentatives. Par sécurité, la connexion est bloquée jusqu'à %s (heure UTC).",
 		"login.expired":         "Cette demande de connexion a expiré ou n'a pas été ouverte dans ce navigateur. Revenez au service pour recommencer.",
@@ -135,6 +136,7 @@ var messages = map[string]map[string]string{
 		"login.card.title":      "With your identity card",
 		"login.card.help":       "Insert your card in the reader. The Web eID extension will ask for your authentication PIN.",
 		"login.card.submit":     "Log in with the card",
+		"login.card.standin":    "Demo: a demo card reader stands in here for the Web eID extension and your card. It opens when you click the button.",
 		"login.bad":             "Wrong national number or password.",
 		"login.locked":          "Too many attempts. For your security, logging in is blocked until %s (UTC).",
 		"login.expired":         "This login request expired or was not opened in this browser. Go back to the service to start again.",
@@ -256,6 +258,7 @@ type view struct {
 	LevelName          string
 	Username           string
 	Password, Card     bool
+	CardReader         string // Config.CardReaderScript, on pages that offer the card
 	TOTP, Passkey      bool
 	Enroll             bool // an activation code is pending: offer to enroll a passkey
 	Claims             []claimView
@@ -292,6 +295,9 @@ func (p *Provider) lang(w http.ResponseWriter, r *http.Request, ia *interaction)
 // Chromium checks against form-action.
 func (p *Provider) render(w http.ResponseWriter, r *http.Request, status int, tpl *template.Template, v *view, formTarget string) {
 	v.Base = strings.TrimSuffix(p.issuer.Path, "/")
+	if v.Card {
+		v.CardReader = p.cfg.CardReaderScript
+	}
 	self := *r.URL
 	q := self.Query()
 	q.Del("lang")
