@@ -551,6 +551,27 @@ func (r *Register) Grant(ctx context.Context, id string) (*Grant, error) {
 	return &g, nil
 }
 
+// GrantWith returns a grant with its client and resident, read in one
+// transaction (userinfo needs the three on every call).
+func (r *Register) GrantWith(ctx context.Context, id string) (*Grant, *Client, *Resident, error) {
+	var g Grant
+	var c Client
+	var res Resident
+	err := r.meta.View(ctx, func(tx meta.Tx) error {
+		if err := r.get(tx, pGrant+id, &g); err != nil {
+			return err
+		}
+		if err := r.get(tx, pClient+g.ClientID, &c); err != nil {
+			return err
+		}
+		return r.get(tx, r.residentKey(g.NationalNumber), &res)
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return &g, &c, &res, nil
+}
+
 // UpdateGrant changes a grant in one transaction; fn sees the stored grant.
 func (r *Register) UpdateGrant(ctx context.Context, id string, fn func(*Grant) error) error {
 	return r.meta.Update(ctx, func(tx meta.Tx) error {

@@ -114,21 +114,9 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	ctx := r.Context()
-	g, err := p.reg.Grant(ctx, ac.Grant)
-	if err == nil && g.Revoked {
+	g, c, res, err := p.reg.GrantWith(r.Context(), ac.Grant)
+	if err == nil && (g.Revoked || c.Revoked) {
 		err = identity.ErrNotFound
-	}
-	var c *identity.Client
-	if err == nil {
-		c, err = p.reg.Client(ctx, g.ClientID)
-		if err == nil && c.Revoked {
-			err = identity.ErrNotFound
-		}
-	}
-	var res *identity.Resident
-	if err == nil {
-		res, err = p.reg.Resident(ctx, g.NationalNumber)
 	}
 	if errors.Is(err, identity.ErrNotFound) {
 		p.writeResourceError(w, &resourceError{status: http.StatusUnauthorized, scheme: map[bool]string{true: "DPoP", false: "Bearer"}[g != nil && g.JKT != ""], code: "invalid_token", desc: "the grant of this token was revoked"})
