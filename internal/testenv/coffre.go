@@ -108,15 +108,34 @@ func removeStaleBuildDirs() {
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// It never returns the same port twice in one test binary: the kernel may
+// hand a just-closed port out again at once, and a server given two equal
+// ports (S3 and identity) would not start.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("testenv: no free port on 127.0.0.1: %v", err)
+	freePorts.Lock()
+	defer freePorts.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatalf("testenv: no free port on 127.0.0.1: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !freePorts.given[port] {
+			freePorts.given[port] = true
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	tb.Fatal("testenv: the kernel keeps handing out ports already given")
+	return 0
 }
+
+// freePorts are the ports FreePort gave.
+var freePorts = struct {
+	sync.Mutex
+	given map[int]bool
+}{given: make(map[int]bool)}
 
 // Opts configures StartCoffre. The zero value is a server on a fresh data
 // directory with no extra flags.
