@@ -91,4 +91,10 @@ func (p *prefetchReader) Read(b []byte) (int, error) {
 // read in progress return.
 func (p *prefetchReader) stop() {
 	p.once.Do(func() { close(p.done) })
+	// The buffer a reader stopped in (a range ends mid-buffer) goes back
+	// to the pool too.
+	if p.cur != nil {
+		prefetchPool.Put(p.cur)
+		p.cur, p.data = nil, nil
+	}
 }
