@@ -24,6 +24,7 @@ import (
 	"github.com/coffre-cloud/coffre/identity"
 	"github.com/coffre-cloud/coffre/identity/jwt"
 	"github.com/coffre-cloud/coffre/identity/password"
+	"github.com/coffre-cloud/coffre/identity/rp"
 	"github.com/coffre-cloud/coffre/identity/totp"
 	"github.com/coffre-cloud/coffre/internal/testenv"
 	"github.com/coffre-cloud/coffre/meta/sqlite"
@@ -88,8 +89,8 @@ func newFixture(t *testing.T, opts ...func(*Config)) *fixture {
 	f.encKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	f.dpopKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
-		{Key: f.sigKey.Public(), KeyID: "sig1", Algorithm: "ES256", Use: "sig"},
-		{Key: f.encKey.Public(), KeyID: "enc1", Algorithm: "ECDH-ES", Use: "enc"},
+		{Key: f.sigKey.Public(), KeyID: "sig", Algorithm: "ES256", Use: "sig"},
+		{Key: f.encKey.Public(), KeyID: "enc", Algorithm: "ECDH-ES", Use: "enc"},
 	}}
 	jwks, _ := json.Marshal(set)
 	f.client = &identity.Client{ID: "rp-test", Name: "Service de test", RedirectURIs: []string{testRedirect},
@@ -114,44 +115,24 @@ type syncWriter struct{ b *strings.Builder }
 
 func (w *syncWriter) Write(p []byte) (int, error) { return w.b.Write(p) }
 
-// assertion is a private_key_jwt client assertion.
+// assertion is a private_key_jwt client assertion, made as identity/rp
+// makes them.
 func (f *fixture) assertion() string {
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: f.sigKey, KeyID: "sig1"}}, nil)
+	c := &rp.Client{Issuer: f.issuer, ID: f.client.ID, SigKey: f.sigKey}
+	a, err := c.Assertion()
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	now := time.Now()
-	b, _ := json.Marshal(map[string]any{"iss": f.client.ID, "sub": f.client.ID, "aud": f.issuer, "jti": randomToken(16), "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
-	jws, err := s.Sign(b)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	out, _ := jws.CompactSerialize()
-	return out
+	return a
 }
 
 // proof is a DPoP proof by key for method and uri.
 func (f *fixture) proof(key *ecdsa.PrivateKey, method, uri, nonce, accessToken string) string {
-	opts := (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt")
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, opts)
+	p, err := rp.Proof(key, method, uri, nonce, accessToken)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	c := map[string]any{"jti": randomToken(16), "htm": method, "htu": uri, "iat": time.Now().Unix()}
-	if nonce != "" {
-		c["nonce"] = nonce
-	}
-	if accessToken != "" {
-		h := sha256.Sum256([]byte(accessToken))
-		c["ath"] = b64(h[:])
-	}
-	b, _ := json.Marshal(c)
-	jws, err := s.Sign(b)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	out, _ := jws.CompactSerialize()
-	return out
+	return p
 }
 
 // post sends a form with a DPoP proof by key (nil: none), retrying once
