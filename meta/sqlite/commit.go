@@ -144,6 +144,8 @@ func (s *Store) commitLoop() {
 // for maxBatchTime, so that the first caller's wait stays bounded.
 func (s *Store) runBatch(batch []*call) int {
 	w := s.writer
+	s.batch.reset()
+	defer s.batch.reset() // the values are the callers' no longer
 	if err := w.exec(w.begin); err != nil {
 		// Nothing has run: every call fails, none is lost.
 		for _, c := range batch {
@@ -195,13 +197,21 @@ func (s *Store) runBatch(batch []*call) int {
 		_ = w.exec(w.rollback)
 		return n
 	}
-	if err := w.exec(w.commit); err != nil {
+	err := s.flush()
+	if err == nil {
+		err = w.exec(w.commit)
+	}
+	if err != nil {
 		_ = w.exec(w.rollback) // in case the failed COMMIT left it open
 		s.retry(pending, ran, fmt.Errorf("sqlite: update: commit: %w", err))
 		return n
 	}
 	s.commits.Add(1)
 	s.committedCalls.Add(int64(len(pending)))
+	select {
+	case s.ckptWake <- struct{}{}:
+	default: // the checkpointer has a wake-up pending already
+	}
 	for _, c := range pending {
 		c.finish(outcome{})
 	}
@@ -222,17 +232,14 @@ func (s *Store) retry(calls []*call, ran int, err error) {
 	}
 }
 
-// runCall runs c.fn inside a savepoint of the current transaction, and
-// keeps its writes only when it succeeded. broken reports a failure of the
-// savepoint machinery itself, after which the transaction cannot be
-// trusted.
+// runCall runs c.fn with an overlay of its own over the batch's (see
+// overlay), and merges its writes into the batch's when it succeeded.
+// broken reports an error SQLite returned to one of fn's reads, after which
+// the transaction cannot be trusted.
 func (s *Store) runCall(c *call) (o outcome, broken error) {
-	w := s.writer
-	if err := w.exec(w.savepoint); err != nil {
-		// fn has not run: a zero outcome makes runBatch try it again.
-		return outcome{}, fmt.Errorf("savepoint: %w", err)
-	}
-	t := &tx{ctx: c.ctx, c: w, writable: true}
+	var sqlErr error
+	t := &tx{ctx: c.ctx, c: s.writer, writable: true, own: s.own, batch: s.batch, sqlErr: &sqlErr}
+	s.own.reset()
 	o = runFn(c.fn, t)
 	t.done = true
 	if o.err == nil && o.panicked == nil {
@@ -240,16 +247,27 @@ func (s *Store) runCall(c *call) (o outcome, broken error) {
 		// already be gone, so commit nothing on its behalf.
 		o.err = c.ctx.Err()
 	}
-	if o.err != nil || o.panicked != nil {
-		if err := w.exec(w.rollbackToSavepoint); err != nil {
-			return o, fmt.Errorf("rollback to savepoint: %w", err)
+	if o.err == nil && o.panicked == nil && sqlErr == nil {
+		s.batch.merge(s.own)
+	}
+	return o, sqlErr
+}
+
+// flush writes the batch's overlay to SQLite, in key order.
+func (s *Store) flush() error {
+	w := s.writer
+	for _, k := range s.batch.keys() {
+		var err error
+		if wr := s.batch.m[k]; wr.del {
+			_, err = w.del.ExecContext(background, []byte(k))
+		} else {
+			_, err = w.put.ExecContext(background, []byte(k), wr.v)
+		}
+		if err != nil {
+			return err
 		}
 	}
-	// RELEASE after ROLLBACK TO too: ROLLBACK TO keeps the savepoint open.
-	if err := w.exec(w.release); err != nil {
-		return o, fmt.Errorf("release savepoint: %w", err)
-	}
-	return o, nil
+	return nil
 }
 
 func runFn(fn func(meta.Tx) error, t *tx) (o outcome) {

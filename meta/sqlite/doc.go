@@ -3,9 +3,14 @@
 // configuration), where one process owns the data directory. Sites with
 // several gateway nodes use meta/postgres instead; both pass meta/metatest.
 //
-// The store is a single table, kv(k BLOB PRIMARY KEY, v BLOB NOT NULL), in a
-// WITHOUT ROWID b-tree keyed by k. SQLite compares BLOBs with memcmp and then
-// by length, which is exactly bytewise order, so Scan needs no collation.
+// The store is a single table, kv(k BLOB PRIMARY KEY NOT NULL, v BLOB NOT
+// NULL): rows in a rowid b-tree, keys in the primary key's index. SQLite
+// compares BLOBs with memcmp and then by length, which is exactly bytewise
+// order, so Scan needs no collation. A WITHOUT ROWID table (schema version 1)
+// kept whole rows in the key's b-tree, where records and index nodes of
+// 0.5 to 8 KiB left room for a handful of rows per 4 KiB page: a random
+// insert split a leaf every few rows and rewrote its siblings and parent.
+// New rows now append to the table, and the index holds only short keys.
 // PRAGMA user_version records the schema version for later migrations.
 //
 // Durability. The database runs in WAL mode with synchronous=FULL. In WAL
@@ -17,16 +22,24 @@
 //
 // Group commit. That fsync is the cost of a small Update, so concurrent
 // Updates share it: one writer goroutine owns the only write connection and
-// runs every waiting Update's fn in one SQLite transaction, each inside its
-// own SAVEPOINT (an fn that fails rolls back to its savepoint and takes
-// nothing else with it), then commits once; each Update returns after that
-// commit. A lone Update is committed at once, without waiting for company;
-// batches form by themselves while a commit is in progress, and are bounded
-// (256 calls, or about 5 ms of running fns). The fns of a batch run one after
+// runs every waiting Update's fn in one SQLite transaction, then commits
+// once; each Update returns after that commit. The fns' writes go to
+// overlays in memory (overlay.go), one per call over one for the batch: a
+// call sees its own writes and those of the calls before it, a call that
+// fails drops its overlay and takes nothing else with it, and the batch's
+// writes reach SQLite once per key, in key order, just before the COMMIT.
+// A lone Update is committed at once, without waiting for company; batches
+// form by themselves while a commit is in progress, and are bounded (256
+// calls, or about 5 ms of running fns). The fns of a batch run one after
 // the other on one connection, so Updates are serializable in the order they
 // ran. When a batch cannot commit, the calls it held are run again one by
 // one (meta.Store allows fn to run more than once), so that one bad call
 // does not fail its neighbours.
+//
+// Checkpoints. A goroutine of its own copies the WAL into the database file
+// (a PASSIVE checkpoint, on its own connection) at most every 100 ms while
+// Updates commit, rather than SQLite's automatic checkpoint inside the
+// COMMIT of whichever batch crossed 1000 pages, which every Update waits for.
 //
 // Reads. View takes a connection from a bounded pool of read-only
 // connections; in WAL mode readers see the last commit as of their first
@@ -34,7 +47,8 @@
 //
 // Slices returned by Get and passed to Scan's fn stay valid until the
 // transaction ends, as meta.Tx says: the driver copies every column into
-// fresh Go memory, so the store copies nothing more. Beyond meta.Tx:
+// fresh Go memory (and an Update's reads of its overlays get copies), so the
+// store copies nothing more. Beyond meta.Tx:
 //   - Scan's fn may Get and Scan, but Put and Delete return an error until
 //     Scan returns (a cursor over rows being modified has no defined
 //     behaviour in SQLite); collect the keys, write after.

@@ -28,14 +28,26 @@ var ErrClosed = errors.New("sqlite: store is closed")
 // it.
 const applicationID = 0x436f6631
 
-// migrations[i] moves the schema from version i to i+1; PRAGMA user_version
-// holds the version. Append, never edit: a released step has run on disks
-// out there.
-var migrations = []string{
+// migrations[i] moves the schema from version i to i+1, in the one
+// transaction that runs its statements; PRAGMA user_version holds the
+// version. Append, never edit: a released step has run on disks out there.
+var migrations = [][]string{
 	// STRICT makes SQLite refuse anything but a BLOB in either column: a
 	// TEXT key would otherwise sort before every BLOB and break bytewise
 	// order without an error.
-	`CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) STRICT, WITHOUT ROWID`,
+	{`CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) STRICT, WITHOUT ROWID`},
+	// The rows move to a rowid table, with k in an index of its own (see
+	// the package documentation): the values are a few hundred bytes to
+	// several KiB, far past the 1/20 of a page that a WITHOUT ROWID row
+	// should stay under. Measured on 4 KiB PUTs through coffre serve: 33 %
+	// fewer WAL frames per commit, and 15 to 20 % more PUTs and GETs per
+	// second.
+	{
+		`CREATE TABLE kv_rowid (k BLOB PRIMARY KEY NOT NULL, v BLOB NOT NULL) STRICT`,
+		`INSERT INTO kv_rowid (k, v) SELECT k, v FROM kv ORDER BY k`,
+		`DROP TABLE kv`,
+		`ALTER TABLE kv_rowid RENAME TO kv`,
+	},
 }
 
 // The statements of the store. They are prepared once per connection.
@@ -54,6 +66,7 @@ type config struct {
 	readers      int           // connections in the View pool
 	maxBatch     int           // most Update calls committed together; 1 disables group commit
 	maxBatchTime time.Duration // stop adding calls to a batch once its fns have run this long
+	checkpoint   time.Duration // least time between two checkpoints while Updates commit
 }
 
 func defaultConfig() config {
@@ -63,6 +76,7 @@ func defaultConfig() config {
 		readers:      max(4, 2*runtime.GOMAXPROCS(0)),
 		maxBatch:     256,
 		maxBatchTime: 5 * time.Millisecond,
+		checkpoint:   100 * time.Millisecond,
 	}
 }
 
@@ -73,6 +87,17 @@ type Store struct {
 	db      *sql.DB
 	writer  *conn      // used by the committer goroutine only, once Open returns
 	readers chan *conn // idle read-only connections
+	ckpt    *sql.Conn  // used by the checkpointer goroutine only
+
+	// The committer's overlays (see overlay): the writes of the batch it
+	// runs, and of the call it runs.
+	batch, own *overlay
+
+	ckptWake chan struct{} // the committer's signal: a commit grew the WAL
+	ckptStop chan struct{} // closed by Close
+	ckptDone chan struct{} // closed when the checkpointer has stopped
+	// Counted by the checkpointer for tests: checkpoints run, and failed.
+	checkpoints, checkpointErrs atomic.Int64
 
 	calls    chan *call    // Updates waiting for the committer
 	loopDone chan struct{} // closed when the committer has stopped
@@ -113,8 +138,8 @@ func open(path string, cfg config) (s *Store, err error) {
 	}
 	// The store holds every connection it will ever use for its whole
 	// life, so database/sql must neither open more nor close idle ones.
-	db.SetMaxOpenConns(1 + cfg.readers)
-	db.SetMaxIdleConns(1 + cfg.readers)
+	db.SetMaxOpenConns(2 + cfg.readers)
+	db.SetMaxIdleConns(2 + cfg.readers)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 
@@ -124,6 +149,11 @@ func open(path string, cfg config) (s *Store, err error) {
 		readers:  make(chan *conn, cfg.readers),
 		calls:    make(chan *call, cfg.maxBatch),
 		loopDone: make(chan struct{}),
+		batch:    newOverlay(),
+		own:      newOverlay(),
+		ckptWake: make(chan struct{}, 1),
+		ckptStop: make(chan struct{}),
+		ckptDone: make(chan struct{}),
 	}
 	opened := s // the returns below set s to nil on failure
 	defer func() {
@@ -159,8 +189,52 @@ func open(path string, cfg config) (s *Store, err error) {
 			return nil, err
 		}
 	}
+	if s.ckpt, err = db.Conn(ctx); err != nil {
+		return nil, err
+	}
+	// FULL: a checkpoint syncs the WAL before it copies pages into the
+	// database file, and the file after.
+	for _, p := range []string{`PRAGMA busy_timeout = 10000`, `PRAGMA synchronous = FULL`} {
+		if _, err := s.ckpt.ExecContext(ctx, p); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+	}
 	go s.commitLoop()
+	go s.checkpointLoop()
 	return s, nil
+}
+
+// checkpointLoop copies the pages of committed transactions from the WAL
+// into the database file, on a connection of its own, so that the committer
+// never does: SQLite's automatic checkpoint would run inside the COMMIT of
+// whichever batch crossed 1000 WAL pages, and every Update waits for the
+// committer. It runs a PASSIVE checkpoint (which blocks neither the writer
+// nor readers) after a commit, at most every cfg.checkpoint. The writer
+// restarts the WAL from its beginning once a checkpoint has copied all of
+// it, so the file stays small under a steady load. A failed checkpoint only
+// lets the WAL grow until the next one; the commits themselves are durable
+// in the WAL already.
+func (s *Store) checkpointLoop() {
+	defer close(s.ckptDone)
+	for {
+		select {
+		case <-s.ckptWake:
+		case <-s.ckptStop:
+			return
+		}
+		var busy, frames, copied int
+		if err := s.ckpt.QueryRowContext(background, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err != nil {
+			s.checkpointErrs.Add(1)
+		}
+		s.checkpoints.Add(1)
+		t := time.NewTimer(s.cfg.checkpoint)
+		select {
+		case <-t.C:
+		case <-s.ckptStop:
+			t.Stop()
+			return
+		}
+	}
 }
 
 // migrate brings the schema of the database to the latest version, in one
@@ -196,8 +270,10 @@ func migrate(ctx context.Context, c *sql.Conn) (err error) {
 		return err
 	}
 	for v := version; v < len(migrations); v++ {
-		if _, err := c.ExecContext(ctx, migrations[v]); err != nil {
-			return fmt.Errorf("to version %d: %w", v+1, err)
+		for _, stmt := range migrations[v] {
+			if _, err := c.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("to version %d: %s: %w", v+1, stmt, err)
+			}
 		}
 	}
 	// PRAGMA takes no bound parameters; both values are integers we own.
@@ -292,6 +368,8 @@ func (s *Store) Close() error {
 		s.inflight.Wait()
 		close(s.calls)
 		<-s.loopDone
+		close(s.ckptStop)
+		<-s.ckptDone
 		s.closeErr = s.closeConns()
 	})
 	return s.closeErr
@@ -304,6 +382,9 @@ func (s *Store) closeConns() error {
 	var errs []error
 	if s.writer != nil {
 		errs = append(errs, s.writer.close())
+	}
+	if s.ckpt != nil {
+		errs = append(errs, s.ckpt.Close())
 	}
 	for {
 		select {
@@ -325,13 +406,11 @@ func (s *Store) closeConns() error {
 // is used by one goroutine at a time: the committer for the writer, the
 // View holding it for a reader.
 type conn struct {
-	c                   *sql.Conn
-	get, put, del       *sql.Stmt
-	scans               [][2]*sql.Stmt // [depth]{range, from}: a Scan inside a Scan's fn needs its own cursor
-	begin, commit       *sql.Stmt
-	rollback            *sql.Stmt
-	savepoint, release  *sql.Stmt
-	rollbackToSavepoint *sql.Stmt
+	c             *sql.Conn
+	get, put, del *sql.Stmt
+	scans         [][2]*sql.Stmt // [depth]{range, from}: a Scan inside a Scan's fn needs its own cursor
+	begin, commit *sql.Stmt
+	rollback      *sql.Stmt
 }
 
 // background is the context of every statement. Statements never get the
@@ -377,6 +456,11 @@ func newConn(ctx context.Context, db *sql.DB, writer bool) (c *conn, err error) 
 			// After a checkpoint, truncate a WAL that a burst grew
 			// beyond 64 MiB instead of keeping it at its largest.
 			`PRAGMA journal_size_limit = 67108864`,
+			// The checkpointer goroutine checkpoints, not the commits.
+			`PRAGMA wal_autocheckpoint = 0`,
+			// Keeps statement journals in memory: by default SQLite
+			// spills them to a temporary file past 64 KiB.
+			`PRAGMA temp_store = MEMORY`,
 		)
 	} else {
 		// Defence in depth behind tx.Put's check.
@@ -421,9 +505,6 @@ func (c *conn) prepare(ctx context.Context, writer bool) (err error) {
 		// half-way because it could not upgrade a read transaction.
 		prep(&c.begin, `BEGIN IMMEDIATE`)
 		prep(&c.commit, `COMMIT`)
-		prep(&c.savepoint, `SAVEPOINT call`)
-		prep(&c.release, `RELEASE call`)
-		prep(&c.rollbackToSavepoint, `ROLLBACK TO call`)
 	} else {
 		prep(&c.begin, `BEGIN`)
 	}
@@ -465,7 +546,7 @@ func (c *conn) exec(st *sql.Stmt) error {
 
 func (c *conn) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{c.get, c.put, c.del, c.begin, c.commit, c.rollback, c.savepoint, c.release, c.rollbackToSavepoint} {
+	for _, st := range []*sql.Stmt{c.get, c.put, c.del, c.begin, c.commit, c.rollback} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

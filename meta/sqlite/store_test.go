@@ -188,6 +188,88 @@ func TestGroupCommitSharesFsyncs(t *testing.T) {
 	}
 }
 
+// TestBatchSeesEarlierCalls runs four Updates in one batch: each sees the
+// writes of the successful calls before it, through Get and Scan, and none
+// sees those of a call that failed.
+func TestBatchSeesEarlierCalls(t *testing.T) {
+	s := newTestStore(t)
+	if err := s.Update(ctx, func(tx meta.Tx) error {
+		return errors.Join(tx.Put([]byte("p/1"), []byte("old")), tx.Put([]byte("p/3"), []byte("three")))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	release, wait := holdCommitter(t, s)
+	errs := make(chan error, 4)
+	queue := func(fn func(meta.Tx) error) {
+		n := len(s.calls)
+		go func() { errs <- s.Update(ctx, fn) }()
+		waitFor(t, "the Update to queue", func() bool { return len(s.calls) == n+1 })
+	}
+	scan := func(tx meta.Tx) (string, error) {
+		var got []string
+		err := tx.Scan([]byte("p/"), []byte("p0"), func(k, v []byte) (bool, error) {
+			got = append(got, string(k)+"="+string(v))
+			return true, nil
+		})
+		return strings.Join(got, " "), err
+	}
+	errFail := errors.New("deliberate")
+	queue(func(tx meta.Tx) error { // writes over, under and beside the committed keys
+		return errors.Join(tx.Put([]byte("p/1"), []byte("new")), tx.Delete([]byte("p/3")), tx.Put([]byte("p/2"), []byte("two")))
+	})
+	queue(func(tx meta.Tx) error { // fails: its writes must vanish
+		if err := errors.Join(tx.Put([]byte("p/0"), []byte("zero")), tx.Delete([]byte("p/2"))); err != nil {
+			return err
+		}
+		return errFail
+	})
+	var sawGet, sawScan string
+	queue(func(tx meta.Tx) error {
+		v, err := tx.Get([]byte("p/1"))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Get([]byte("p/3")); !errors.Is(err, meta.ErrNotFound) {
+			return fmt.Errorf("Get of a key deleted earlier in the batch = %v, want ErrNotFound", err)
+		}
+		sawGet = string(v)
+		if err := tx.Put([]byte("p/4"), []byte("four")); err != nil {
+			return err
+		}
+		sawScan, err = scan(tx)
+		return err
+	})
+	release()
+	if err := wait(); err != nil {
+		t.Fatal(err)
+	}
+	var failed int
+	for range 3 {
+		if err := <-errs; errors.Is(err, errFail) {
+			failed++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d Updates failed, want 1", failed)
+	}
+	if sawGet != "new" {
+		t.Errorf("Get in the batch = %q, want the earlier call's %q", sawGet, "new")
+	}
+	const want = "p/1=new p/2=two p/4=four"
+	if sawScan != want {
+		t.Errorf("Scan in the batch = %q, want %q", sawScan, want)
+	}
+	var after string
+	if err := s.View(ctx, func(tx meta.Tx) (err error) { after, err = scan(tx); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if after != want {
+		t.Errorf("after the commit: %q, want %q", after, want)
+	}
+}
+
 // TestBatchSurvivesFullDisk fills the database's page budget from one call of
 // a batch: SQLite may then roll back the whole transaction, and the other
 // calls of the batch must still be committed (by the retry) while the
@@ -340,6 +422,8 @@ func TestSchemaAndPragmas(t *testing.T) {
 	for _, p := range []struct{ pragma, want string }{
 		{"journal_mode", "wal"},
 		{"synchronous", "2"}, // FULL
+		{"wal_autocheckpoint", "0"},
+		{"temp_store", "2"}, // MEMORY
 		{"user_version", fmt.Sprint(len(migrations))},
 		{"application_id", fmt.Sprint(applicationID)},
 	} {
@@ -351,7 +435,7 @@ func TestSchemaAndPragmas(t *testing.T) {
 			t.Errorf("PRAGMA %s = %s, want %s", p.pragma, got, p.want)
 		}
 	}
-	// The scans must walk the primary key in order, never sort.
+	// The scans must walk the key's index in order, never sort.
 	for _, q := range []string{sqlScanRange, sqlScanFrom, sqlGet} {
 		rows, err := c.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, []byte("a"), []byte("b"))
 		if err != nil {
@@ -367,8 +451,8 @@ func TestSchemaAndPragmas(t *testing.T) {
 			plan = append(plan, detail)
 		}
 		rows.Close()
-		if p := strings.Join(plan, "; "); !strings.Contains(p, "USING PRIMARY KEY") || strings.Contains(p, "TEMP B-TREE") {
-			t.Errorf("plan of %s = %q, want a search of the primary key without a sort", q, p)
+		if p := strings.Join(plan, "; "); !strings.Contains(p, "USING INDEX sqlite_autoindex_kv_1") || strings.Contains(p, "TEMP B-TREE") {
+			t.Errorf("plan of %s = %q, want a search of the key's index without a sort", q, p)
 		}
 	}
 }
@@ -487,5 +571,75 @@ func TestCanceledWhileQueued(t *testing.T) {
 	}
 	if _, ok := mustGet(t, s, "queued"); ok {
 		t.Error("the write of an abandoned Update was committed")
+	}
+}
+
+// TestMigrateFromWithoutRowid opens a database of schema version 1 (a
+// WITHOUT ROWID table) holding data: Open moves every row to the rowid
+// table, in order, and the store works on.
+func TestMigrateFromWithoutRowid(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, q := range []string{
+		`PRAGMA journal_mode = WAL`,
+		migrations[0][0],
+		fmt.Sprintf(`PRAGMA application_id = %d`, applicationID),
+		`PRAGMA user_version = 1`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for i := range 300 {
+		k := fmt.Sprintf("k/%03d", (i*7)%300)
+		if _, err := db.Exec(`INSERT INTO kv (k, v) VALUES (?, ?)`, []byte(k), bytes.Repeat([]byte{byte(i)}, 1000+i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 300 {
+		want = append(want, fmt.Sprintf("k/%03d", i))
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openTest(t, path, defaultConfig())
+	var version int
+	var schema string
+	if err := s.writer.c.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.writer.c.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE name = 'kv'`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	if version != len(migrations) || strings.Contains(schema, "WITHOUT ROWID") {
+		t.Errorf("after Open: version %d, schema %q; want %d and a rowid table", version, schema, len(migrations))
+	}
+	var got []string
+	err = s.View(ctx, func(tx meta.Tx) error {
+		return tx.Scan([]byte("k/"), nil, func(k, v []byte) (bool, error) {
+			i := len(got)
+			if !bytes.Equal(v, bytes.Repeat(v[:1], len(v))) || len(v) < 1000 {
+				return false, fmt.Errorf("value of %s damaged", k)
+			}
+			got = append(got, string(k))
+			return i < 1000, nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("keys after the migration: %d, want %d in order", len(got), len(want))
+	}
+	if err := s.Update(ctx, func(tx meta.Tx) error { return tx.Put([]byte("k/000"), []byte("new")) }); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := mustGet(t, s, "k/000"); !ok || v != "new" {
+		t.Errorf("k/000 = %q, %v after an Update; want new", v, ok)
 	}
 }

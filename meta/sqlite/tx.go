@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -24,6 +25,14 @@ type tx struct {
 	writable bool
 	scans    int  // Scans running; a Scan's fn may Get and Scan, not write
 	done     bool // set when fn has returned
+
+	// In an Update: own holds fn's writes, batch those of the calls
+	// before it in the batch (see overlay); SQLite has neither yet.
+	own, batch *overlay
+	// sqlErr records the first error SQLite returned to a read of an
+	// Update: SQLite may have rolled the whole transaction back (on some
+	// I/O and memory errors it does), so the batch must not commit.
+	sqlErr *error
 }
 
 // ctxCheckRows is how many rows Scan reads between checks of the context.
@@ -58,12 +67,48 @@ func nonNil(b []byte) []byte {
 	return b
 }
 
+// fromOverlay answers a read from the writes of the Update, if they hold
+// key. The value is a copy: the caller may do what it likes with it.
+func (t *tx) fromOverlay(key []byte) (w write, ok bool) {
+	if !t.writable {
+		return write{}, false
+	}
+	if w, ok = t.own.get(key); !ok {
+		w, ok = t.batch.get(key)
+	}
+	if ok && !w.del {
+		w.v = bytes.Clone(w.v)
+	}
+	return w, ok
+}
+
+// sqlFailed records err, returned by SQLite to a read in an Update.
+func (t *tx) sqlFailed(err error) {
+	if t.sqlErr != nil && *t.sqlErr == nil {
+		*t.sqlErr = err
+	}
+}
+
 // Get implements meta.Tx.
-func (t *tx) Get(key []byte) ([]byte, error) {
+func (t *tx) Get(key []byte) (v []byte, err error) {
 	if err := t.check(); err != nil {
 		return nil, err
 	}
-	rows, err := t.c.get.QueryContext(background, nonNil(key))
+	if w, ok := t.fromOverlay(key); ok {
+		if w.del {
+			return nil, meta.ErrNotFound
+		}
+		return w.v, nil
+	}
+	v, err = t.c.getRow(key)
+	if err != nil && err != meta.ErrNotFound {
+		t.sqlFailed(err)
+	}
+	return v, err
+}
+
+func (c *conn) getRow(key []byte) ([]byte, error) {
+	rows, err := c.get.QueryContext(background, nonNil(key))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get: %w", err)
 	}
@@ -94,25 +139,22 @@ func (t *tx) Get(key []byte) ([]byte, error) {
 	return v, nil
 }
 
-// Put implements meta.Tx.
+// Put implements meta.Tx. The write goes to the Update's overlay; the
+// committer writes it to SQLite if fn succeeds.
 func (t *tx) Put(key, value []byte) error {
 	if err := t.checkWrite(); err != nil {
 		return err
 	}
-	if _, err := t.c.put.ExecContext(background, nonNil(key), nonNil(value)); err != nil {
-		return fmt.Errorf("sqlite: put: %w", err)
-	}
+	t.own.put(key, value)
 	return nil
 }
 
-// Delete implements meta.Tx.
+// Delete implements meta.Tx, through the overlay as Put.
 func (t *tx) Delete(key []byte) error {
 	if err := t.checkWrite(); err != nil {
 		return err
 	}
-	if _, err := t.c.del.ExecContext(background, nonNil(key)); err != nil {
-		return fmt.Errorf("sqlite: delete: %w", err)
-	}
+	t.own.del(key)
 	return nil
 }
 
@@ -127,6 +169,13 @@ func (t *tx) Scan(start, end []byte, fn func(key, value []byte) (more bool, err 
 	if err != nil {
 		return fmt.Errorf("sqlite: scan: %w", err)
 	}
+	var (
+		wkeys []string // the Update's writes in the range, in order
+		ws    []write
+	)
+	if t.writable {
+		wkeys, ws = rangeWrites(t.own, t.batch, start, end)
+	}
 	var rows *sql.Rows
 	if end == nil {
 		rows, err = st.QueryContext(background, nonNil(start))
@@ -134,6 +183,7 @@ func (t *tx) Scan(start, end []byte, fn func(key, value []byte) (more bool, err 
 		rows, err = st.QueryContext(background, nonNil(start), end)
 	}
 	if err != nil {
+		t.sqlFailed(err)
 		return fmt.Errorf("sqlite: scan: %w", err)
 	}
 	t.scans++
@@ -145,23 +195,67 @@ func (t *tx) Scan(start, end []byte, fn func(key, value []byte) (more bool, err 
 			err = fmt.Errorf("sqlite: scan: %w", cerr)
 		}
 	}()
+	n := 0
+	// emit passes one pair to fn, checking the context every few.
+	emit := func(k, v []byte) (bool, error) {
+		more, err := fn(k, v)
+		if err != nil || !more {
+			return false, err // fn's own error, unwrapped
+		}
+		if n++; n%ctxCheckRows == 0 {
+			if err := t.ctx.Err(); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	}
+	// emitWrites passes the Update's writes before the row key (all of
+	// them when row is nil), and reports whether the next one replaces the
+	// row.
+	emitWrites := func(row []byte) (more, replaced bool, err error) {
+		for len(wkeys) > 0 {
+			c := -1
+			if row != nil {
+				c = cmpKey(wkeys[0], row)
+			}
+			if c > 0 {
+				return true, false, nil
+			}
+			k, w := wkeys[0], ws[0]
+			wkeys, ws = wkeys[1:], ws[1:]
+			if !w.del {
+				if more, err := emit([]byte(k), bytes.Clone(w.v)); !more {
+					return false, false, err
+				}
+			}
+			if c == 0 {
+				return true, true, nil
+			}
+		}
+		return true, false, nil
+	}
 	var k, v sql.RawBytes // see Get
-	for n := 1; rows.Next(); n++ {
+	for rows.Next() {
 		if err := rows.Scan(&k, &v); err != nil {
+			t.sqlFailed(err)
 			return fmt.Errorf("sqlite: scan: %w", err)
 		}
-		more, err := fn(nonNil(k), nonNil(v))
-		if err != nil || !more {
-			return err // fn's own error, unwrapped
+		k = nonNil(k)
+		more, replaced, err := emitWrites(k)
+		if !more {
+			return err
 		}
-		if n%ctxCheckRows == 0 {
-			if err := t.ctx.Err(); err != nil {
-				return err
-			}
+		if replaced {
+			continue
+		}
+		if more, err := emit(k, nonNil(v)); !more {
+			return err
 		}
 	}
 	if err := rows.Err(); err != nil {
+		t.sqlFailed(err)
 		return fmt.Errorf("sqlite: scan: %w", err)
 	}
-	return nil
+	_, _, err = emitWrites(nil)
+	return err
 }
