@@ -146,7 +146,11 @@ func (s *Store) runBatch(batch []*call) int {
 	w := s.writer
 	s.batch.reset()
 	defer s.batch.reset() // the values are the callers' no longer
-	if err := w.exec(w.begin); err != nil {
+	err := w.exec(w.begin)
+	if err == nil {
+		err = s.checkCache()
+	}
+	if err != nil {
 		// Nothing has run: every call fails, none is lost.
 		for _, c := range batch {
 			if c.take() {
@@ -197,7 +201,7 @@ func (s *Store) runBatch(batch []*call) int {
 		_ = w.exec(w.rollback)
 		return n
 	}
-	err := s.flush()
+	err = s.flush()
 	if err == nil {
 		err = w.exec(w.commit)
 	}
@@ -206,6 +210,8 @@ func (s *Store) runBatch(batch []*call) int {
 		s.retry(pending, ran, fmt.Errorf("sqlite: update: commit: %w", err))
 		return n
 	}
+	s.cache.apply(s.batch)
+	s.batch.detach()
 	s.commits.Add(1)
 	s.committedCalls.Add(int64(len(pending)))
 	select {
@@ -238,7 +244,7 @@ func (s *Store) retry(calls []*call, ran int, err error) {
 // the transaction cannot be trusted.
 func (s *Store) runCall(c *call) (o outcome, broken error) {
 	var sqlErr error
-	t := &tx{ctx: c.ctx, c: s.writer, writable: true, own: s.own, batch: s.batch, sqlErr: &sqlErr}
+	t := &tx{ctx: c.ctx, c: s.writer, writable: true, own: s.own, batch: s.batch, cache: s.cache, sqlErr: &sqlErr}
 	s.own.reset()
 	o = runFn(c.fn, t)
 	t.done = true
@@ -251,6 +257,22 @@ func (s *Store) runCall(c *call) (o outcome, broken error) {
 		s.batch.merge(s.own)
 	}
 	return o, sqlErr
+}
+
+// checkCache empties the read cache if another connection changed the
+// database since the last batch. It runs inside the batch's transaction,
+// whose write lock keeps others out until the COMMIT.
+func (s *Store) checkCache() error {
+	var v int64
+	if err := s.writer.dataVersion.QueryRowContext(background).Scan(&v); err != nil {
+		return err
+	}
+	if v != s.dataVersion {
+		s.cache.clear()
+		s.dataVersion = v
+		s.cacheClears.Add(1)
+	}
+	return nil
 }
 
 // flush writes the batch's overlay to SQLite, in key order.

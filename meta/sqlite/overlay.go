@@ -61,6 +61,13 @@ func (o *overlay) reset() {
 	o.sorted, o.dirty = o.sorted[:0], false
 }
 
+// detach gives up o's writes (to the read cache, which keeps their values)
+// and leaves o empty.
+func (o *overlay) detach() {
+	o.m = make(map[string]write, len(o.m))
+	o.sorted, o.dirty = o.sorted[:0], false
+}
+
 // keys returns the keys of o in ascending order; the slice is o's until its
 // next change.
 func (o *overlay) keys() []string {

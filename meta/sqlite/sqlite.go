@@ -67,6 +67,7 @@ type config struct {
 	maxBatch     int           // most Update calls committed together; 1 disables group commit
 	maxBatchTime time.Duration // stop adding calls to a batch once its fns have run this long
 	checkpoint   time.Duration // least time between two checkpoints while Updates commit
+	cacheBytes   int           // bound of the committer's read cache; 0 disables it
 }
 
 func defaultConfig() config {
@@ -77,6 +78,7 @@ func defaultConfig() config {
 		maxBatch:     256,
 		maxBatchTime: 5 * time.Millisecond,
 		checkpoint:   100 * time.Millisecond,
+		cacheBytes:   16 << 20,
 	}
 }
 
@@ -92,6 +94,10 @@ type Store struct {
 	// The committer's overlays (see overlay): the writes of the batch it
 	// runs, and of the call it runs.
 	batch, own *overlay
+	// The committer's read cache, and the data_version it is valid for.
+	cache       *readCache
+	dataVersion int64
+	cacheClears atomic.Int64 // for tests
 
 	ckptWake chan struct{} // the committer's signal: a commit grew the WAL
 	ckptStop chan struct{} // closed by Close
@@ -150,6 +156,7 @@ func open(path string, cfg config) (s *Store, err error) {
 		calls:    make(chan *call, cfg.maxBatch),
 		loopDone: make(chan struct{}),
 		batch:    newOverlay(),
+		cache:    newReadCache(cfg.cacheBytes),
 		own:      newOverlay(),
 		ckptWake: make(chan struct{}, 1),
 		ckptStop: make(chan struct{}),
@@ -411,6 +418,7 @@ type conn struct {
 	scans         [][2]*sql.Stmt // [depth]{range, from}: a Scan inside a Scan's fn needs its own cursor
 	begin, commit *sql.Stmt
 	rollback      *sql.Stmt
+	dataVersion   *sql.Stmt // the writer's
 }
 
 // background is the context of every statement. Statements never get the
@@ -505,6 +513,7 @@ func (c *conn) prepare(ctx context.Context, writer bool) (err error) {
 		// half-way because it could not upgrade a read transaction.
 		prep(&c.begin, `BEGIN IMMEDIATE`)
 		prep(&c.commit, `COMMIT`)
+		prep(&c.dataVersion, `PRAGMA data_version`)
 	} else {
 		prep(&c.begin, `BEGIN`)
 	}
@@ -546,7 +555,7 @@ func (c *conn) exec(st *sql.Stmt) error {
 
 func (c *conn) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{c.get, c.put, c.del, c.begin, c.commit, c.rollback} {
+	for _, st := range []*sql.Stmt{c.get, c.put, c.del, c.begin, c.commit, c.rollback, c.dataVersion} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

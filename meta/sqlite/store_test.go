@@ -643,3 +643,76 @@ func TestMigrateFromWithoutRowid(t *testing.T) {
 		t.Errorf("k/000 = %q, %v after an Update; want new", v, ok)
 	}
 }
+
+// TestReadCacheSeesOtherWriters: the committer's read cache serves what it
+// read or committed, survives checkpoints, and is emptied when another
+// connection (here another process's, through a second pool) changes the
+// file.
+func TestReadCacheSeesOtherWriters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	s := openTest(t, path, defaultConfig())
+	get := func(key string) string {
+		t.Helper()
+		var got string
+		if err := s.Update(ctx, func(tx meta.Tx) error {
+			v, err := tx.Get([]byte(key))
+			if errors.Is(err, meta.ErrNotFound) {
+				got = "<absent>"
+				return nil
+			}
+			got = string(v)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if err := s.Update(ctx, func(tx meta.Tx) error { return tx.Put([]byte("k"), []byte("v1")) }); err != nil {
+		t.Fatal(err)
+	}
+	if got := get("k"); got != "v1" {
+		t.Fatalf("k = %q, want v1", got)
+	}
+	if got := get("absent"); got != "<absent>" {
+		t.Fatalf("absent = %q", got)
+	}
+	if w, ok := s.cache.get([]byte("k")); !ok || string(w.v) != "v1" {
+		t.Errorf("the committed value of k is not cached: %+v, %v", w, ok)
+	}
+	if w, ok := s.cache.get([]byte("absent")); !ok || !w.del {
+		t.Errorf("the absence of a key read is not cached: %+v, %v", w, ok)
+	}
+	clears := s.cacheClears.Load()
+	if _, err := s.ckpt.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+		t.Fatal(err)
+	}
+	// The next write restarts the WAL from its start.
+	if err := s.Update(ctx, func(tx meta.Tx) error { return tx.Put([]byte("k2"), []byte("x")) }); err != nil {
+		t.Fatal(err)
+	}
+	get("k")
+	if n := s.cacheClears.Load() - clears; n != 0 {
+		t.Errorf("a checkpoint emptied the cache (%d times)", n)
+	}
+
+	other, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Exec(`PRAGMA busy_timeout = 10000`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Exec(`UPDATE kv SET v = ? WHERE k = ?`, []byte("v2"), []byte("k")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Exec(`INSERT INTO kv (k, v) VALUES (?, ?)`, []byte("absent"), []byte("now")); err != nil {
+		t.Fatal(err)
+	}
+	if got := get("k"); got != "v2" {
+		t.Errorf("after another connection's write, k = %q, want v2", got)
+	}
+	if got := get("absent"); got != "now" {
+		t.Errorf("after another connection's write, absent = %q, want now", got)
+	}
+}

@@ -29,6 +29,7 @@ type tx struct {
 	// In an Update: own holds fn's writes, batch those of the calls
 	// before it in the batch (see overlay); SQLite has neither yet.
 	own, batch *overlay
+	cache      *readCache // under both: what SQLite holds
 	// sqlErr records the first error SQLite returned to a read of an
 	// Update: SQLite may have rolled the whole transaction back (on some
 	// I/O and memory errors it does), so the batch must not commit.
@@ -100,8 +101,21 @@ func (t *tx) Get(key []byte) (v []byte, err error) {
 		}
 		return w.v, nil
 	}
+	if t.writable {
+		if w, ok := t.cache.get(key); ok {
+			if w.del {
+				return nil, meta.ErrNotFound
+			}
+			return w.v, nil
+		}
+	}
 	v, err = t.c.getRow(key)
-	if err != nil && err != meta.ErrNotFound {
+	switch {
+	case err == nil || err == meta.ErrNotFound:
+		if t.writable {
+			t.cache.add(key, v, err == nil)
+		}
+	default:
 		t.sqlFailed(err)
 	}
 	return v, err
