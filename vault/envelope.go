@@ -247,6 +247,7 @@ func (v *Vault) newKEK(ctx context.Context, tenant string, after int) (cipher.AE
 		aead, err := v.kek(ctx, tenant, theirs)
 		return aead, theirs, err
 	}
+	v.writeKEKs.Delete(tenant) // wrapDEK reads the new version next
 	aead, err := v.keyCache.put(tenant, version, key, v.now())
 	return aead, version, err
 }
@@ -311,10 +312,10 @@ func (v *Vault) openKEK(ctx context.Context, tenant string, rec kekRecord) (ciph
 
 // wrapDEK makes a fresh data key for a blob and wraps it with the tenant's
 // current KEK, sealing it first with the customer key when there is one.
-func (v *Vault) wrapDEK(ctx context.Context, tenant, blob string, customerKey []byte) (dek, wrapped []byte, version int, err error) {
-	aead, version, err := v.currentKEK(ctx, tenant)
+func (v *Vault) wrapDEK(ctx context.Context, tenant, blob string, customerKey []byte) (dek, wrapped []byte, version int, aead cipher.AEAD, err error) {
+	aead, version, err = v.writeKEK(ctx, tenant)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, nil, err
 	}
 	dek = make([]byte, 32)
 	rand.Read(dek)
@@ -322,10 +323,100 @@ func (v *Vault) wrapDEK(ctx context.Context, tenant, blob string, customerKey []
 	if customerKey != nil {
 		if inner, err = sealForCustomer(customerKey, dek, blob); err != nil {
 			clear(dek)
-			return nil, nil, 0, err
+			return nil, nil, 0, nil, err
 		}
 	}
-	return dek, sealDEK(aead, inner, tenant, blob), version, nil
+	return dek, sealDEK(aead, inner, tenant, blob), version, aead, nil
+}
+
+// writeKEKTTL bounds how long wrapDEK uses a tenant's current KEK without
+// reading the tenant's record again. A rotation or a shredding elsewhere
+// is caught by bindKEK, in the transaction that references the blob.
+const writeKEKTTL = 2 * time.Second
+
+// currentWriteKEK is a tenant's current KEK as wrapDEK last read it.
+type currentWriteKEK struct {
+	aead    cipher.AEAD
+	version int
+	at      time.Time
+}
+
+// writeKEK is currentKEK for new data keys, through a cache of writeKEKTTL:
+// a small PUT would otherwise spend a metadata transaction on it.
+func (v *Vault) writeKEK(ctx context.Context, tenant string) (cipher.AEAD, int, error) {
+	if e, ok := v.writeKEKs.Load(tenant); ok {
+		if c := e.(currentWriteKEK); v.now().Sub(c.at) < writeKEKTTL {
+			return c.aead, c.version, nil
+		}
+	}
+	aead, version, err := v.currentKEK(ctx, tenant)
+	if err == nil {
+		v.writeKEKs.Store(tenant, currentWriteKEK{aead, version, v.now()})
+	}
+	return aead, version, err
+}
+
+// bindKEK runs in the transaction that makes a record reference a blob
+// written by this request: it checks that the tenant still has keys and
+// that the blob's data key is wrapped under the tenant's current KEK, and
+// rewraps it when a rotation came during the upload. A rotation destroys
+// the older KEK versions once it has rewrapped the data keys it found, so a
+// key wrapped under an older version and referenced afterwards would be
+// lost with them; a shredded tenant gets nothing new. The current KEK must
+// be in the cache (the key store cannot be called inside a transaction):
+// when it is not, bindKEK fails with errRebindKEK and updateBinding loads
+// it and runs the transaction again.
+func (v *Vault) bindKEK(tx meta.Tx, tenant string, bl *Blob) error {
+	var t Tenant
+	switch err := getRecord(tx, kTenant(tenant), &t); {
+	case errors.Is(err, meta.ErrNotFound):
+		return fail("%w: %s", ErrNoSuchTenant, tenant)
+	case err != nil:
+		return err
+	}
+	if t.Shredded || t.KEKVersion == 0 {
+		v.writeKEKs.Delete(tenant)
+		return fail("%w: tenant %s was shredded", ErrKeyDestroyed, tenant)
+	}
+	if bl.KEK == t.KEKVersion {
+		return nil
+	}
+	v.writeKEKs.Delete(tenant)
+	old, cur := bl.kekAEAD, v.keyCache.get(tenant, t.KEKVersion, v.now())
+	if old == nil {
+		return fail("%w: blob %s has no key to rewrap from", ErrIntegrity, bl.Name)
+	}
+	if cur == nil {
+		return vaultError{errRebindKEK}
+	}
+	ns := old.NonceSize()
+	if len(bl.DEK) < ns+old.Overhead() {
+		return fail("%w: wrapped data key of blob %s is truncated", ErrIntegrity, bl.Name)
+	}
+	dek, err := old.Open(nil, bl.DEK[:ns], bl.DEK[ns:], dekAD(tenant, bl.Name))
+	if err != nil {
+		return fail("%w: data key of blob %s does not unwrap", ErrIntegrity, bl.Name)
+	}
+	bl.DEK, bl.KEK, bl.kekAEAD = sealDEK(cur, dek, tenant, bl.Name), t.KEKVersion, cur
+	clear(dek)
+	return nil
+}
+
+// errRebindKEK: see bindKEK. It is an ErrKeyUnavailable in case it lasts.
+var errRebindKEK = fmt.Errorf("%w: the tenant's key was rotated during the upload and the new one is not loaded; retry", ErrKeyUnavailable)
+
+// updateBinding is v.update for a transaction that calls bindKEK: when a
+// rotation's new KEK is not in the cache, it loads it, outside the
+// transaction, and runs fn again, once.
+func (v *Vault) updateBinding(ctx context.Context, tenant string, fn func(meta.Tx) error) error {
+	err := v.update(ctx, fn)
+	if errors.Is(err, errRebindKEK) {
+		if _, _, kerr := v.currentKEK(ctx, tenant); kerr != nil {
+			return kerr
+		}
+		err = v.update(ctx, fn)
+	}
+	return err
 }
 
 // sealDEK wraps a data key with a KEK: nonce || AES-GCM(dek).

@@ -420,6 +420,7 @@ func (v *Vault) ShredTenant(ctx context.Context, tenant string) (destroyed int, 
 		return tx.Put(kTenant(tenant), encode(t))
 	})
 	v.keyCache.expire(v.now(), false, tenant)
+	v.writeKEKs.Delete(tenant)
 	if err != nil {
 		return 0, err
 	}

@@ -118,7 +118,7 @@ func (v *Vault) UploadPart(ctx context.Context, p Principal, bucket, key, upload
 		}
 	}
 	var garbage []string
-	err = v.update(ctx, func(tx meta.Tx) error {
+	err = v.updateBinding(ctx, p.Tenant, func(tx meta.Tx) error {
 		garbage = garbage[:0]
 		b, _, err := v.uploadFor(ctx, tx, p, bucket, key, uploadID)
 		if err != nil {
@@ -136,6 +136,10 @@ func (v *Vault) UploadPart(ctx context.Context, p Principal, bucket, key, upload
 		case !errors.Is(err, meta.ErrNotFound):
 			return err
 		}
+		if err := v.bindKEK(tx, b.Tenant, &blob); err != nil {
+			return err
+		}
+		part.DEK, part.KEK = blob.DEK, blob.KEK
 		if err := v.refBlob(tx, b, blob); err != nil {
 			return err
 		}

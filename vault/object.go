@@ -109,12 +109,12 @@ func (v *Vault) writeBlob(ctx context.Context, at blobPlace, body io.Reader, siz
 		}
 	}
 	b := Blob{Name: newBlobName(), Size: size, SSEC: customerKey != nil, offer: v.offerName(at.offer)}
-	dek, wrapped, kek, err := v.wrapDEK(ctx, at.tenant, b.Name, customerKey)
+	dek, wrapped, kek, aead, err := v.wrapDEK(ctx, at.tenant, b.Name, customerKey)
 	if err != nil {
 		return Blob{}, "", err
 	}
 	defer clear(dek)
-	b.DEK, b.KEK = wrapped, kek
+	b.DEK, b.KEK, b.kekAEAD = wrapped, kek, aead
 	if inline {
 		return v.sealInline(ctx, at, b, body, dek)
 	}
@@ -243,7 +243,7 @@ func (v *Vault) PutObject(ctx context.Context, p Principal, bucket, key string, 
 // upload there).
 func (v *Vault) commit(ctx context.Context, p Principal, bucket string, o *Object, extra func(meta.Tx, Bucket) error) error {
 	var garbage []string
-	err := v.update(ctx, func(mtx meta.Tx) error {
+	err := v.updateBinding(ctx, p.Tenant, func(mtx meta.Tx) error {
 		garbage = garbage[:0]
 		tx := withUsage(mtx)
 		// The cache is exact here: every change of a bucket commits on
@@ -263,20 +263,24 @@ func (v *Vault) commit(ctx context.Context, p Principal, bucket string, o *Objec
 				return err
 			}
 		}
-		for _, bl := range o.Blobs {
+		for i := range o.Blobs {
+			bl := &o.Blobs[i]
+			if bl.data == nil && bl.offer == "" {
+				continue // a part, referenced since it was uploaded
+			}
+			if err := v.bindKEK(tx, b.Tenant, bl); err != nil {
+				return err
+			}
 			if bl.data != nil {
-				if err := v.putInline(tx, b, bl); err != nil {
+				if err := v.putInline(tx, b, *bl); err != nil {
 					return err
 				}
 				continue
 			}
-			if bl.offer == "" {
-				continue // a part, referenced since it was uploaded
-			}
-			if err := v.checkOffer(b, bl); err != nil {
+			if err := v.checkOffer(b, *bl); err != nil {
 				return err
 			}
-			if err := v.refBlob(tx, b, bl); err != nil {
+			if err := v.refBlob(tx, b, *bl); err != nil {
 				return err
 			}
 		}

@@ -165,12 +165,18 @@ func (v *Vault) checkQuota(tx meta.Tx, tenant string, addBytes, addObjects int64
 	return nil
 }
 
+// precheckMin is the smallest upload that precheckQuota checks: a
+// smaller one costs less to receive than the transaction, and its commit
+// checks the quota anyway.
+const precheckMin = 1 << 20
+
 // precheckQuota is checkQuota in a transaction of its own, before size
-// bytes are uploaded to key of bucket b (key "" for a part); the commit
+// bytes are uploaded to key of bucket b (key "" for a part), so that a
+// large upload over quota is refused before its bytes are sent; the commit
 // checks again. An overwrite in a bucket without versioning counts only
 // what it adds to the version it replaces.
 func (v *Vault) precheckQuota(ctx context.Context, b Bucket, key string, size int64) error {
-	if v.quota == nil {
+	if v.quota == nil || size < precheckMin {
 		return nil
 	}
 	return v.view(ctx, func(tx meta.Tx) error {

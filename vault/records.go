@@ -119,6 +119,9 @@ type Blob struct {
 	// data is an inline blob's ciphertext until its commit.
 	offer string
 	data  []byte
+	// kekAEAD is the KEK that wrapped DEK, for a blob that writeBlob made
+	// (see bindKEK).
+	kekAEAD cipher.AEAD
 }
 
 // Checksum is an S3 additional checksum stored with an object.

@@ -76,6 +76,7 @@ type Vault struct {
 	writing sync.Map // blob name -> struct{}
 
 	keyCache   kekCache
+	writeKEKs  sync.Map // tenant → currentWriteKEK (wrapDEK's)
 	bucketKeys bucketKeyCache
 	kekFlight  singleflight.Group // one key store Unwrap per key at a time
 	kekUnwraps atomic.Int64

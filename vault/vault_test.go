@@ -25,6 +25,7 @@ type env struct {
 	store backend.Store
 	p     vault.Principal
 	ctx   context.Context
+	cfg   vault.Config // v's: another gateway node is vault.New(cfg)
 }
 
 func newEnv(t *testing.T) *env {
@@ -39,12 +40,13 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := vault.New(vault.Config{Meta: m, Backend: st, Keys: testenv.Keyring(t)})
+	cfg := vault.Config{Meta: m, Backend: st, Keys: testenv.Keyring(t)}
+	v := vault.New(cfg)
 	ctx := context.Background()
 	if _, err := v.CreateTenant(ctx, "ministry"); err != nil {
 		t.Fatal(err)
 	}
-	return &env{v: v, store: st, p: vault.Principal{Tenant: "ministry"}, ctx: ctx}
+	return &env{v: v, store: st, p: vault.Principal{Tenant: "ministry"}, ctx: ctx, cfg: cfg}
 }
 
 func (e *env) bucket(t *testing.T, name string) {
@@ -496,5 +498,101 @@ func TestNamesAndMetadataAreSecret(t *testing.T) {
 	})
 	if found != 0 {
 		t.Fatalf("the marker appears %d times at rest, want 0", found)
+	}
+}
+
+// gatedReader returns the first half of its body, says so on reached, then
+// waits for release before the rest.
+type gatedReader struct {
+	body             []byte
+	half             bool
+	reached, release chan struct{}
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	if len(g.body) == 0 {
+		return 0, io.EOF
+	}
+	limit := len(g.body)
+	if !g.half {
+		limit = max(1, len(g.body)/2)
+	}
+	n := copy(p, g.body[:limit])
+	g.body = g.body[n:]
+	if !g.half && n == limit {
+		g.half = true
+		close(g.reached)
+		<-g.release
+	}
+	return n, nil
+}
+
+// TestKeyChangesDuringUpload changes the tenant's key while a PUT's body is
+// on its way, for a small object and one of 3 MiB, through the same gateway
+// node or another one (another Vault on the same stores, whose new key the
+// first has never loaded): a rotation with a rewrap that destroys the
+// version the data key was wrapped under must not cost the object (the
+// commit rewraps its data key), and a shredding makes the PUT fail without
+// leaving anything behind.
+func TestKeyChangesDuringUpload(t *testing.T) {
+	for _, tc := range []struct {
+		size  int
+		other bool
+	}{{1000, false}, {3 << 20, false}, {1000, true}} {
+		t.Run(fmt.Sprintf("size=%d,other=%v", tc.size, tc.other), func(t *testing.T) {
+			size := tc.size
+			e := newEnv(t)
+			admin := e.v
+			if tc.other {
+				admin = vault.New(e.cfg)
+			}
+			e.bucket(t, "keys")
+			e.put(t, "keys", "warm", "wrapped under version 1") // caches version 1 for writes
+			body := bytes.Repeat([]byte("sovereign "), size/10)
+			upload := func() (chan struct{}, func() (*vault.Object, error)) {
+				g := &gatedReader{body: body, reached: make(chan struct{}), release: make(chan struct{})}
+				done := make(chan error, 1)
+				var o *vault.Object
+				go func() {
+					var err error
+					o, err = e.v.PutObject(e.ctx, e.p, "keys", "k", vault.PutInput{Body: g, Size: int64(len(body))})
+					done <- err
+				}()
+				<-g.reached
+				return g.release, func() (*vault.Object, error) { err := <-done; return o, err }
+			}
+
+			release, wait := upload()
+			if _, err := admin.RotateTenantKey(e.ctx, "ministry"); err != nil {
+				t.Fatal(err)
+			}
+			if st, err := admin.RewrapTenant(e.ctx, "ministry", nil); err != nil || len(st.Retired) != 1 {
+				t.Fatalf("RewrapTenant = %+v, %v; want version 1 retired", st, err)
+			}
+			close(release)
+			o, err := wait()
+			if err != nil {
+				t.Fatalf("PUT across a rotation: %v", err)
+			}
+			if o.Blobs[0].KEK != 2 {
+				t.Errorf("the object's data key is under version %d, want 2", o.Blobs[0].KEK)
+			}
+			if got, err := e.read(t, "keys", "k", ""); err != nil || got != string(body) {
+				t.Fatalf("read after the rotation: %d bytes, %v; want the %d bytes written", len(got), err, len(body))
+			}
+
+			blobs := e.blobCount(t)
+			release, wait = upload()
+			if _, err := admin.ShredTenant(e.ctx, "ministry"); err != nil {
+				t.Fatal(err)
+			}
+			close(release)
+			if _, err := wait(); !errors.Is(err, vault.ErrKeyDestroyed) {
+				t.Fatalf("PUT across a shredding = %v, want ErrKeyDestroyed", err)
+			}
+			if n := e.blobCount(t); n != blobs {
+				t.Errorf("%d blobs after the refused PUT, want %d", n, blobs)
+			}
+		})
 	}
 }
