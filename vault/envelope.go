@@ -367,11 +367,8 @@ func (v *Vault) writeKEK(ctx context.Context, tenant string) (cipher.AEAD, int, 
 // when it is not, bindKEK fails with errRebindKEK and updateBinding loads
 // it and runs the transaction again.
 func (v *Vault) bindKEK(tx meta.Tx, tenant string, bl *Blob) error {
-	var t Tenant
-	switch err := getRecord(tx, kTenant(tenant), &t); {
-	case errors.Is(err, meta.ErrNotFound):
-		return fail("%w: %s", ErrNoSuchTenant, tenant)
-	case err != nil:
+	t, err := readTenant(tx, tenant)
+	if err != nil {
 		return err
 	}
 	if t.Shredded || t.KEKVersion == 0 {
@@ -389,17 +386,23 @@ func (v *Vault) bindKEK(tx meta.Tx, tenant string, bl *Blob) error {
 	if cur == nil {
 		return vaultError{errRebindKEK}
 	}
-	ns := old.NonceSize()
-	if len(bl.DEK) < ns+old.Overhead() {
-		return fail("%w: wrapped data key of blob %s is truncated", ErrIntegrity, bl.Name)
-	}
-	dek, err := old.Open(nil, bl.DEK[:ns], bl.DEK[ns:], dekAD(tenant, bl.Name))
+	dek, err := openDEK(old, tenant, *bl)
 	if err != nil {
-		return fail("%w: data key of blob %s does not unwrap", ErrIntegrity, bl.Name)
+		return vaultError{err}
 	}
 	bl.DEK, bl.KEK, bl.kekAEAD = sealDEK(cur, dek, tenant, bl.Name), t.KEKVersion, cur
 	clear(dek)
 	return nil
+}
+
+// readTenant reads a tenant's record; a missing one is ErrNoSuchTenant.
+func readTenant(tx meta.Tx, tenant string) (Tenant, error) {
+	var t Tenant
+	err := getRecord(tx, kTenant(tenant), &t)
+	if errors.Is(err, meta.ErrNotFound) {
+		return t, fail("%w: %s", ErrNoSuchTenant, tenant)
+	}
+	return t, err
 }
 
 // errRebindKEK: see bindKEK. It is an ErrKeyUnavailable in case it lasts.
@@ -442,6 +445,11 @@ func (v *Vault) unwrapKEKLayer(ctx context.Context, tenant string, b Blob, recs 
 	if err != nil {
 		return nil, err
 	}
+	return openDEK(aead, tenant, b)
+}
+
+// openDEK opens the KEK layer of b's wrapped data key with aead.
+func openDEK(aead cipher.AEAD, tenant string, b Blob) ([]byte, error) {
 	ns := aead.NonceSize()
 	if len(b.DEK) < ns+aead.Overhead() {
 		return nil, fmt.Errorf("%w: wrapped data key of blob %s is truncated", ErrIntegrity, b.Name)

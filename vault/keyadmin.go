@@ -395,11 +395,8 @@ func (v *Vault) ShredTenant(ctx context.Context, tenant string) (destroyed int, 
 	err = v.update(ctx, func(tx meta.Tx) error {
 		v.bucketGen.Add(1) // cached buckets are read under keys this may change
 		destroyed = 0
-		var t Tenant
-		switch err := getRecord(tx, kTenant(tenant), &t); {
-		case errors.Is(err, meta.ErrNotFound):
-			return fail("%w: %s", ErrNoSuchTenant, tenant)
-		case err != nil:
+		t, err := readTenant(tx, tenant)
+		if err != nil {
 			return err
 		}
 		var ks [][]byte
@@ -440,11 +437,8 @@ type KeyStatus struct {
 func (v *Vault) TenantKeys(ctx context.Context, tenant string) (KeyStatus, error) {
 	ks := KeyStatus{Tenant: tenant}
 	err := v.view(ctx, func(tx meta.Tx) error {
-		var t Tenant
-		switch err := getRecord(tx, kTenant(tenant), &t); {
-		case errors.Is(err, meta.ErrNotFound):
-			return fail("%w: %s", ErrNoSuchTenant, tenant)
-		case err != nil:
+		t, err := readTenant(tx, tenant)
+		if err != nil {
 			return err
 		}
 		ks.Current, ks.Shredded, ks.Versions = t.KEKVersion, t.Shredded, nil
