@@ -39,13 +39,13 @@
 #   COFFRE_PORT, PEER_PORT, CEILING_PORT  ports on 127.0.0.1 (default 19100,
 #                        19101, 19102)
 #
-# Profiling Coffre during a scenario. `coffre serve` has no pprof endpoint
-# yet; when it gets one, pass its flag in COFFRE_EXTRA_ARGS, run one
-# scenario group at a time, and sample while it runs, e.g.
+# Profiling Coffre during a scenario: pass `coffre serve --pprof` in
+# COFFRE_EXTRA_ARGS, run one scenario group at a time, and sample while it
+# runs, e.g.
 #   COFFRE_EXTRA_ARGS='--pprof 127.0.0.1:6060' BENCH_TARGETS=coffre \
-#     BENCH_SCENARIOS=large BENCH_OUT=/tmp/b.md bash scripts/bench.sh &
-#   go tool pprof -seconds 20 http://127.0.0.1:6060/debug/pprof/profile
-# Until then:
+#     BENCH_SCENARIOS=small BENCH_OUT=/tmp/b.md bash scripts/bench.sh &
+#   sleep 20; go tool pprof -seconds 10 http://127.0.0.1:6060/debug/pprof/profile
+# Also:
 #   - the report gives each scenario's CPU seconds, split between user space
 #     and the kernel (system calls), and the CPU cost per GB, op or key;
 #   - BENCH_PERF=1 records the whole Coffre run with perf(1) (linux-perf;

@@ -68,19 +68,22 @@ func nonNil(b []byte) []byte {
 	return b
 }
 
-// fromOverlay answers a read from the writes of the Update, if they hold
-// key. The value is a copy: the caller may do what it likes with it.
-func (t *tx) fromOverlay(key []byte) (w write, ok bool) {
+// known answers a read in an Update from its overlays or the committer's
+// read cache, if they know key. The value is a copy: the caller may do what
+// it likes with it.
+func (t *tx) known(key []byte) (w write, ok bool) {
 	if !t.writable {
 		return write{}, false
 	}
 	if w, ok = t.own.get(key); !ok {
-		w, ok = t.batch.get(key)
+		if w, ok = t.batch.get(key); !ok {
+			return t.cache.get(key)
+		}
 	}
-	if ok && !w.del {
+	if !w.del {
 		w.v = bytes.Clone(w.v)
 	}
-	return w, ok
+	return w, true
 }
 
 // sqlFailed records err, returned by SQLite to a read in an Update.
@@ -95,19 +98,11 @@ func (t *tx) Get(key []byte) (v []byte, err error) {
 	if err := t.check(); err != nil {
 		return nil, err
 	}
-	if w, ok := t.fromOverlay(key); ok {
+	if w, ok := t.known(key); ok {
 		if w.del {
 			return nil, meta.ErrNotFound
 		}
 		return w.v, nil
-	}
-	if t.writable {
-		if w, ok := t.cache.get(key); ok {
-			if w.del {
-				return nil, meta.ErrNotFound
-			}
-			return w.v, nil
-		}
 	}
 	v, err = t.c.getRow(key)
 	switch {
