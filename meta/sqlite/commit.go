@@ -148,7 +148,9 @@ func (s *Store) runBatch(batch []*call) int {
 	defer s.batch.reset() // the values are the callers' no longer
 	err := w.exec(w.begin)
 	if err == nil {
-		err = s.checkCache()
+		if err = s.checkCache(); err != nil {
+			_ = w.exec(w.rollback)
+		}
 	}
 	if err != nil {
 		// Nothing has run: every call fails, none is lost.
