@@ -67,6 +67,7 @@ type config struct {
 	maxBatch     int           // most Update calls committed together; 1 disables group commit
 	maxBatchTime time.Duration // stop adding calls to a batch once its fns have run this long
 	checkpoint   time.Duration // least time between two checkpoints while Updates commit
+	restartWAL   int           // WAL frames past which a checkpoint makes the writer start the WAL over
 	cacheBytes   int           // bound of the committer's read cache; 0 disables it
 }
 
@@ -78,6 +79,7 @@ func defaultConfig() config {
 		maxBatch:     256,
 		maxBatchTime: 5 * time.Millisecond,
 		checkpoint:   100 * time.Millisecond,
+		restartWAL:   4096, // 16 MiB of 4 KiB pages
 		cacheBytes:   16 << 20,
 	}
 }
@@ -171,7 +173,7 @@ func open(path string, cfg config) (s *Store, err error) {
 	}()
 
 	ctx := context.Background()
-	if s.writer, err = newConn(ctx, db, true); err != nil {
+	if s.writer, err = newConn(ctx, db, true, cfg.restartWAL); err != nil {
 		return nil, err
 	}
 	if err := migrate(ctx, s.writer.c); err != nil {
@@ -187,7 +189,7 @@ func open(path string, cfg config) (s *Store, err error) {
 		return nil, err
 	}
 	for range cfg.readers {
-		c, err := newConn(ctx, db, false)
+		c, err := newConn(ctx, db, false, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -213,14 +215,19 @@ func open(path string, cfg config) (s *Store, err error) {
 
 // checkpointLoop copies the pages of committed transactions from the WAL
 // into the database file, on a connection of its own, so that the committer
-// never does: SQLite's automatic checkpoint would run inside the COMMIT of
-// whichever batch crossed 1000 WAL pages, and every Update waits for the
-// committer. It runs a PASSIVE checkpoint (which blocks neither the writer
-// nor readers) after a commit, at most every cfg.checkpoint. The writer
-// restarts the WAL from its beginning once a checkpoint has copied all of
-// it, so the file stays small under a steady load. A failed checkpoint only
-// lets the WAL grow until the next one; the commits themselves are durable
-// in the WAL already.
+// rarely does: SQLite's automatic checkpoint runs inside the COMMIT of
+// whichever batch crossed its threshold, and every Update waits for the
+// committer. After a commit, at most every cfg.checkpoint, it runs a
+// PASSIVE checkpoint, which blocks neither the writer nor readers.
+//
+// Under a steady load such a checkpoint rarely catches up with the last
+// commit, and the writer starts the WAL over from its beginning only after
+// one has: the WAL would grow with everything written. So the writer keeps
+// SQLite's automatic checkpoint, past cfg.restartWAL frames rather than
+// 1000: it catches up on the few frames the checkpointer has not copied yet,
+// and the next transaction starts the WAL over. A failed checkpoint only
+// lets the WAL grow until the next one; the commits are durable in the WAL
+// already.
 func (s *Store) checkpointLoop() {
 	defer close(s.ckptDone)
 	for {
@@ -428,7 +435,9 @@ type conn struct {
 // caller's context between statements instead; each statement is short.
 var background = context.Background()
 
-func newConn(ctx context.Context, db *sql.DB, writer bool) (c *conn, err error) {
+// newConn opens a connection; a writer checkpoints past autoCheckpoint
+// frames (see checkpointLoop).
+func newConn(ctx context.Context, db *sql.DB, writer bool, autoCheckpoint int) (c *conn, err error) {
 	sc, err := db.Conn(ctx)
 	if err != nil {
 		return nil, err
@@ -464,8 +473,8 @@ func newConn(ctx context.Context, db *sql.DB, writer bool) (c *conn, err error) 
 			// After a checkpoint, truncate a WAL that a burst grew
 			// beyond 64 MiB instead of keeping it at its largest.
 			`PRAGMA journal_size_limit = 67108864`,
-			// The checkpointer goroutine checkpoints, not the commits.
-			`PRAGMA wal_autocheckpoint = 0`,
+			// The checkpointer goroutine does most checkpoints.
+			fmt.Sprintf(`PRAGMA wal_autocheckpoint = %d`, autoCheckpoint),
 			// Keeps statement journals in memory: by default SQLite
 			// spills them to a temporary file past 64 KiB.
 			`PRAGMA temp_store = MEMORY`,

@@ -422,7 +422,7 @@ func TestSchemaAndPragmas(t *testing.T) {
 	for _, p := range []struct{ pragma, want string }{
 		{"journal_mode", "wal"},
 		{"synchronous", "2"}, // FULL
-		{"wal_autocheckpoint", "0"},
+		{"wal_autocheckpoint", fmt.Sprint(defaultConfig().restartWAL)},
 		{"temp_store", "2"}, // MEMORY
 		{"user_version", fmt.Sprint(len(migrations))},
 		{"application_id", fmt.Sprint(applicationID)},
@@ -714,5 +714,37 @@ func TestReadCacheSeesOtherWriters(t *testing.T) {
 	}
 	if got := get("absent"); got != "now" {
 		t.Errorf("after another connection's write, absent = %q, want now", got)
+	}
+}
+
+// TestCheckpointerBoundsWAL: with SQLite's automatic checkpoint off on the
+// writer, the checkpointer goroutine must keep the WAL from growing with
+// everything written under a steady load, when passive checkpoints never
+// catch up with the last commit.
+func TestCheckpointerBoundsWAL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	cfg := defaultConfig()
+	cfg.checkpoint = 5 * time.Millisecond
+	cfg.restartWAL = 256
+	s := openTest(t, path, cfg)
+	const updates, size = 3000, 8 << 10
+	value := bytes.Repeat([]byte("w"), size)
+	for i := range updates {
+		if err := s.Update(ctx, func(tx meta.Tx) error {
+			return tx.Put(fmt.Appendf(nil, "k/%04d", i), value)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fi, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d checkpoints, WAL file of %d bytes after %d bytes written", s.checkpoints.Load(), fi.Size(), updates*size)
+	if n := s.checkpointErrs.Load(); n != 0 {
+		t.Errorf("%d checkpoints failed", n)
+	}
+	if fi.Size() > updates*size/4 {
+		t.Errorf("WAL file of %d bytes after %d checkpoints and %d bytes written: the checkpointer does not keep it small", fi.Size(), s.checkpoints.Load(), updates*size)
 	}
 }
