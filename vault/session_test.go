@@ -4,16 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/coffre-cloud/coffre/backend/fs"
-	"github.com/coffre-cloud/coffre/internal/testenv"
 	"github.com/coffre-cloud/coffre/meta"
-	"github.com/coffre-cloud/coffre/meta/sqlite"
 	"github.com/coffre-cloud/coffre/vault"
 )
 
@@ -41,23 +37,9 @@ type sessionEnv struct {
 
 func newSessionEnv(t *testing.T) *sessionEnv {
 	t.Helper()
-	dir := t.TempDir()
-	m, err := sqlite.Open(filepath.Join(dir, "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	st, err := fs.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := &clock{t: time.Now()}
-	v := vault.New(vault.Config{Meta: m, Backend: st, Keys: testenv.Keyring(t), Now: c.Now})
-	ctx := context.Background()
-	if _, err := v.CreateTenant(ctx, "ministry"); err != nil {
-		t.Fatal(err)
-	}
-	return &sessionEnv{v: v, m: m, clock: c, ctx: ctx}
+	e := newEnvWith(t, func(cfg *vault.Config) { cfg.Now = c.Now })
+	return &sessionEnv{v: e.v, m: e.cfg.Meta, clock: c, ctx: e.ctx}
 }
 
 func (e *sessionEnv) temporary(t *testing.T, role vault.Role, d time.Duration) (vault.AccessKey, string) {

@@ -28,7 +28,10 @@ type env struct {
 	cfg   vault.Config // v's: another gateway node is vault.New(cfg)
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with a say in the vault's configuration.
+func newEnvWith(t *testing.T, configure func(*vault.Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	m, err := sqlite.Open(filepath.Join(dir, "meta.db"))
@@ -41,6 +44,9 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	cfg := vault.Config{Meta: m, Backend: st, Keys: testenv.Keyring(t)}
+	if configure != nil {
+		configure(&cfg)
+	}
 	v := vault.New(cfg)
 	ctx := context.Background()
 	if _, err := v.CreateTenant(ctx, "ministry"); err != nil {
