@@ -79,7 +79,7 @@ func (v *Vault) CreateBucket(ctx context.Context, p Principal, name string, pl P
 	if err != nil {
 		return Bucket{}, err
 	}
-	b := Bucket{Name: name, ID: randomID(8), Tenant: p.Tenant, Created: v.now().UTC(), Sensitivity: pl.Sensitivity, Offer: offer}
+	b := Bucket{Name: name, ID: randomID(8), Tenant: p.Tenant, Created: v.now().UTC(), Sensitivity: pl.Sensitivity, Offer: offer, FixedNull: true}
 	if b.MK, b.MKV, err = v.newBucketKey(ctx, p.Tenant, b.ID); err != nil {
 		return Bucket{}, err
 	}

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -14,9 +15,9 @@ import (
 //	t/<tenant>                         Tenant
 //	k/<access key id>                  AccessKey
 //	b/<bucket name>                    Bucket
-//	l/<bid>/<key>                      Object: the latest version, when it is not a delete marker
+//	l/<bid>/<key>                      Object: the latest version, when it is not a delete marker (*)
 //	v/<bid>/<key> 0x00 <sort key>      Object: every version, newest first
-//	n/<bid>/<key>                      sort key of the null version
+//	n/<bid>/<key>                      sort key of the null version (*)
 //	u/<bid>/<key> 0x00 <upload id>     Upload
 //	p/<upload id>/<part number u32be>  Part
 //	r/<blob>                           the blob is referenced (by a version or an upload); value: its offer
@@ -32,6 +33,12 @@ import (
 // <key> is never the object's name: it is the name's token (Bucket.tok), a
 // keyed hash, and every record that holds a name is sealed (sealed.go). The
 // name index keeps the names in order for listings.
+//
+// (*) Not in a bucket whose versioning was never enabled (Versioning Off,
+// Bucket.FixedNull): there a key has one version, the null one, at the
+// fixed sort key offSortKey, so that a PUT writes one record and a GET reads
+// one. Once versioning is enabled, these versions have neither l/ nor n/
+// records until the key gets a new version; readers fall back to v/.
 //
 // Object keys may not contain 0x00, so that "key 0x00" orders every version
 // of a key before any longer key that extends it.
@@ -79,8 +86,14 @@ func kRef(blob string) []byte { return []byte(pRef + blob) }
 // inverted nanoseconds, then 8 random bytes so that two versions made in the
 // same nanosecond (or by two gateway nodes) never collide. Version ids are
 // the hex of the sort key; the null version's id is "null" and its sort key
-// is found through n/.
+// is found through n/, or is offSortKey.
 const sortKeyLen = 16
+
+// offSortKey is the sort key of the null version that a PUT makes in a
+// bucket whose versioning was never enabled (Bucket.FixedNull). It sorts
+// after every time-based sort key: once versioning is enabled, every later
+// version is newer, and the versions stay newest first.
+var offSortKey = bytes.Repeat([]byte{0xff}, sortKeyLen)
 
 func newSortKey(t time.Time) []byte {
 	sk := make([]byte, sortKeyLen)

@@ -2,7 +2,6 @@ package vault
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"github.com/coffre-cloud/coffre/meta"
@@ -125,11 +124,9 @@ func (v *Vault) ListObjects(ctx context.Context, p Principal, bucket string, in 
 				}
 				o, ok := listed(key, val)
 				if !ok {
-					o = new(Object)
-					if err := b.get(tx, kLatest(b.ID, b.tok(key)), o); errors.Is(err, meta.ErrNotFound) {
-						return true, nil
-					} else if err != nil {
-						return false, err
+					var err error
+					if o, err = latestObject(tx, b, key); o == nil || err != nil {
+						return err == nil, err
 					}
 				}
 				out.Objects = append(out.Objects, o)

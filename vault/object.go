@@ -314,8 +314,9 @@ func (v *Vault) addVersion(tx meta.Tx, b Bucket, o *Object) ([]string, error) {
 		}
 	}
 	o.LastModified = now.Truncate(time.Microsecond)
-	sk := newSortKey(o.LastModified)
+	var sk []byte
 	if b.Versioning == VersioningEnabled {
+		sk = newSortKey(o.LastModified)
 		o.VersionID = versionIDOf(sk)
 	} else {
 		o.VersionID = "null"
@@ -324,8 +325,13 @@ func (v *Vault) addVersion(tx meta.Tx, b Bucket, o *Object) ([]string, error) {
 			return nil, err
 		}
 		garbage = g
-		if err := tx.Put(kNull(b.ID, b.tok(o.Key)), sk); err != nil {
-			return nil, err
+		if b.fixedNull() {
+			sk = offSortKey
+		} else {
+			sk = newSortKey(o.LastModified)
+			if err := tx.Put(kNull(b.ID, b.tok(o.Key)), sk); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := b.put(tx, kVersion(b.ID, b.tok(o.Key), sk), o); err != nil {
@@ -336,13 +342,50 @@ func (v *Vault) addVersion(tx meta.Tx, b Bucket, o *Object) ([]string, error) {
 			return nil, err
 		}
 	}
-	if err := b.indexLatest(tx, o.Key, o); err != nil {
+	return garbage, setLatest(tx, b, o.Key, o)
+}
+
+// fixedNull reports whether the null version of the bucket's keys is at
+// offSortKey, with no n/ or l/ records (see keys.go).
+func (b Bucket) fixedNull() bool { return b.FixedNull && b.Versioning == VersioningOff }
+
+// setLatest records newest (nil when the key has no version left) as the
+// latest version of key, in the name index and in l/.
+func setLatest(tx meta.Tx, b Bucket, key string, newest *Object) error {
+	if err := b.indexLatest(tx, key, newest); err != nil {
+		return err
+	}
+	switch {
+	case b.fixedNull():
+		return nil
+	case newest == nil || newest.DeleteMarker:
+		return tx.Delete(kLatest(b.ID, b.tok(key)))
+	}
+	return b.put(tx, kLatest(b.ID, b.tok(key)), newest)
+}
+
+// latestObject returns the latest version of key, or nil when the key has
+// none or its latest version is a delete marker.
+func latestObject(tx meta.Tx, b Bucket, key string) (*Object, error) {
+	o := new(Object)
+	lk := kLatest(b.ID, b.tok(key))
+	if b.fixedNull() {
+		lk = kVersion(b.ID, b.tok(key), offSortKey)
+	}
+	err := b.get(tx, lk, o)
+	switch {
+	case err == nil:
+		return o, nil
+	case !errors.Is(err, meta.ErrNotFound):
 		return nil, err
+	case b.FixedNull && b.Versioning != VersioningOff:
+		// A version made before versioning was enabled has no l/.
+		if o, err = newestVersion(tx, b, key); o == nil || o.DeleteMarker {
+			return nil, err
+		}
+		return o, nil
 	}
-	if o.DeleteMarker {
-		return garbage, tx.Delete(kLatest(b.ID, b.tok(o.Key)))
-	}
-	return garbage, b.put(tx, kLatest(b.ID, b.tok(o.Key)), o)
+	return nil, nil
 }
 
 // newestVersion returns the newest version of a key (maybe a delete
@@ -360,14 +403,34 @@ func newestVersion(tx meta.Tx, b Bucket, key string) (*Object, error) {
 // dropNullVersion removes the null version of a key, if any, and returns
 // its blobs, now garbage. It does not touch l/.
 func (v *Vault) dropNullVersion(tx meta.Tx, b Bucket, key string) ([]string, error) {
-	sk, err := tx.Get(kNull(b.ID, b.tok(key)))
-	if errors.Is(err, meta.ErrNotFound) {
-		return nil, nil
-	} else if err != nil {
+	sk, err := nullSortKey(tx, b, key)
+	if err != nil || sk == nil {
 		return nil, err
 	}
-	sk = append([]byte(nil), sk...)
 	return v.dropVersion(tx, b, key, sk)
+}
+
+// nullSortKey returns the sort key of the null version of key, or nil.
+func nullSortKey(tx meta.Tx, b Bucket, key string) ([]byte, error) {
+	if !b.fixedNull() {
+		sk, err := tx.Get(kNull(b.ID, b.tok(key)))
+		switch {
+		case err == nil:
+			return append([]byte(nil), sk...), nil
+		case !errors.Is(err, meta.ErrNotFound):
+			return nil, err
+		case !b.FixedNull:
+			return nil, nil
+		}
+		// Versioned since: the version from before may still be there.
+	}
+	switch _, err := tx.Get(kVersion(b.ID, b.tok(key), offSortKey)); {
+	case errors.Is(err, meta.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return offSortKey, nil
 }
 
 // dropVersion deletes one version record and journals its blobs as garbage.
@@ -403,18 +466,7 @@ func findVersion(tx meta.Tx, b Bucket, key, versionID string) (*Object, []byte, 
 	switch versionID {
 	case "":
 		if b.Versioning == VersioningOff {
-			o := new(Object)
-			switch err := b.get(tx, kLatest(b.ID, b.tok(key)), o); {
-			case errors.Is(err, meta.ErrNotFound):
-				return nil, nil, nil
-			case err != nil:
-				return nil, nil, err
-			}
-			s, err := tx.Get(kNull(b.ID, b.tok(key)))
-			if err != nil {
-				return nil, nil, err
-			}
-			return o, append([]byte(nil), s...), nil
+			return findVersion(tx, b, key, "null") // the only version
 		}
 		var o *Object
 		pre := kVersionsOf(b.ID, b.tok(key))
@@ -425,17 +477,18 @@ func findVersion(tx meta.Tx, b Bucket, key, versionID string) (*Object, []byte, 
 		})
 		return o, sk, err
 	case "null":
-		s, err := tx.Get(kNull(b.ID, b.tok(key)))
-		if errors.Is(err, meta.ErrNotFound) {
-			return nil, nil, nil
-		} else if err != nil {
+		s, err := nullSortKey(tx, b, key)
+		if s == nil || err != nil {
 			return nil, nil, err
 		}
-		sk = append([]byte(nil), s...)
+		sk = s
 	default:
 		var ok bool
 		if sk, ok = sortKeyOf(versionID); !ok {
 			return nil, nil, fail("%w: invalid version id specified", ErrInvalidArgument)
+		}
+		if bytes.Equal(sk, offSortKey) {
+			return nil, nil, nil // that version's id is "null"
 		}
 	}
 	o := new(Object)
@@ -462,7 +515,11 @@ func (v *Vault) GetObject(ctx context.Context, p Principal, bucket, key, version
 		if versionID == "" {
 			// Fast path: one point read for a live latest version.
 			o = &Object{tenant: b.Tenant, bucketID: b.ID}
-			err := b.get(tx, kLatest(b.ID, b.tok(key)), o)
+			lk := kLatest(b.ID, b.tok(key))
+			if b.fixedNull() {
+				lk = kVersion(b.ID, b.tok(key), offSortKey)
+			}
+			err := b.get(tx, lk, o)
 			if err == nil {
 				return v.resolveBlobs(tx, b.Tenant, o)
 			} else if !errors.Is(err, meta.ErrNotFound) {
@@ -665,10 +722,7 @@ func (v *Vault) DeleteObject(ctx context.Context, p Principal, bucket, key, vers
 					return err
 				}
 				garbage = g
-				if err := b.indexLatest(tx, key, nil); err != nil {
-					return err
-				}
-				return tx.Delete(kLatest(b.ID, b.tok(key)))
+				return setLatest(tx, b, key, nil)
 			}
 			marker := &Object{Key: key, DeleteMarker: true}
 			garbage, err = v.addVersion(tx, b, marker)
@@ -698,13 +752,7 @@ func refreshLatest(tx meta.Tx, b Bucket, key string) error {
 	if err != nil {
 		return err
 	}
-	if err := b.indexLatest(tx, key, o); err != nil {
-		return err
-	}
-	if o == nil || o.DeleteMarker {
-		return tx.Delete(kLatest(b.ID, b.tok(key)))
-	}
-	return b.put(tx, kLatest(b.ID, b.tok(key)), o)
+	return setLatest(tx, b, key, o)
 }
 
 // ObjectTags returns the tags of an object version.

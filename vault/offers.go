@@ -182,8 +182,7 @@ func (v *Vault) precheckQuota(ctx context.Context, b Bucket, key string, size in
 	return v.view(ctx, func(tx meta.Tx) error {
 		var freed int64
 		if key != "" && b.Versioning != VersioningEnabled {
-			var cur Object
-			if err := b.get(tx, kLatest(b.ID, b.tok(key)), &cur); err == nil && cur.VersionID == "null" {
+			if cur, err := latestObject(tx, b, key); err == nil && cur != nil && cur.VersionID == "null" {
 				freed = cur.Size
 			}
 		}

@@ -84,6 +84,10 @@ type Bucket struct {
 	Sensitivity policy.Sensitivity `json:"sens"`
 	Offer       string             `json:"offer,omitempty"`
 	Migration   *Migration         `json:"mig,omitempty"`
+	// FixedNull is set on buckets created since the null version of a
+	// never-versioned bucket has a fixed sort key (offSortKey, keys.go).
+	// Older buckets keep their n/ and l/ records while Versioning is Off.
+	FixedNull bool `json:"fn,omitempty"`
 
 	// Set by Vault.bucketFor from the bucket key: the record sealer, the
 	// key of name tokens and the name index.

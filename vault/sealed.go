@@ -77,6 +77,12 @@ func (v *Vault) openBucketKey(ctx context.Context, tx meta.Tx, b Bucket) ([]byte
 // faster writes and 16 KiB's faster scans, measured in vault/index).
 const indexNodeBytes = 8 << 10
 
+// nodeCacheBytes bounds the sealed nodes the vault keeps decoded (index.
+// NodeCache): about 1000 nodes of 8 KiB, which hold the upper levels of
+// every busy bucket's index and the leaves that PUTs keep changing. A PUT
+// of a new name then reads its path without opening or decoding it.
+const nodeCacheBytes = 8 << 20
+
 // bucketKeys are the keys derived from a bucket key, cached: deriving them
 // costs three HKDFs and two AES key schedules, on every request otherwise.
 type bucketKeys struct {
@@ -146,7 +152,7 @@ func (v *Vault) withRecordKey(ctx context.Context, tx meta.Tx, b *Bucket) error 
 	}
 	ck := b.ID + "\x00" + strconv.Itoa(b.MKV) + "\x00" + string(b.MK)
 	if e := v.bucketKeys.get(ck, v.now()); e != nil {
-		b.rec, b.tokKey, b.idx = e.rec, e.tokKey, &index.Tree{Prefix: kIndexOf(b.ID), AEAD: e.idx, MaxNodeBytes: indexNodeBytes}
+		b.rec, b.tokKey, b.idx = e.rec, e.tokKey, &index.Tree{Prefix: kIndexOf(b.ID), AEAD: e.idx, MaxNodeBytes: indexNodeBytes, Cache: v.nodes}
 		return nil
 	}
 	if err := v.deriveBucketKeys(ctx, tx, b); err != nil {
@@ -183,7 +189,7 @@ func (v *Vault) deriveBucketKeys(ctx context.Context, tx meta.Tx, b *Bucket) err
 	if err != nil {
 		return err
 	}
-	b.idx = &index.Tree{Prefix: kIndexOf(b.ID), AEAD: iaead, MaxNodeBytes: indexNodeBytes}
+	b.idx = &index.Tree{Prefix: kIndexOf(b.ID), AEAD: iaead, MaxNodeBytes: indexNodeBytes, Cache: v.nodes}
 	return nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/coffre-cloud/coffre/backend"
 	"github.com/coffre-cloud/coffre/keys"
 	"github.com/coffre-cloud/coffre/meta"
+	"github.com/coffre-cloud/coffre/vault/index"
 )
 
 // Config holds what a Vault is built from.
@@ -69,6 +70,8 @@ type Vault struct {
 	region       string
 	started      time.Time
 	wake         chan struct{}
+	// nodes keeps the name index's nodes decoded, for every bucket.
+	nodes *index.NodeCache
 	// writing holds the blobs this process is writing and has not yet
 	// committed or removed. Sweep skips them: a blob's mtime comes from the
 	// kernel's coarse clock and can be earlier than started even when it
@@ -108,7 +111,8 @@ const (
 // New returns a vault over the given stores.
 func New(c Config) *Vault {
 	v := &Vault{meta: c.Meta, offers: c.Offers, defaultOffer: c.DefaultOffer, placer: c.Placer, quota: c.Quota, inlineMax: c.InlineMax,
-		keys: c.Keys, log: c.Logger, now: c.Now, expiry: c.UploadExpiry, region: c.Region}
+		keys: c.Keys, log: c.Logger, now: c.Now, expiry: c.UploadExpiry, region: c.Region,
+		nodes: index.NewNodeCache(nodeCacheBytes)}
 	if c.Backend != nil {
 		v.offers = map[string]backend.Store{"default": c.Backend}
 		v.defaultOffer = "default"

@@ -303,6 +303,7 @@ type modelConfig struct {
 	maxBytes int    // MaxNodeBytes
 	every    int    // verify after this many operations
 	seed     uint64 // of the operations
+	cache    int    // bytes of a NodeCache shared by the trees (0: none)
 }
 
 // runModel runs random operations on a tree in s and on a model, in Updates
@@ -316,6 +317,10 @@ func runModel(t *testing.T, s meta.Store, cfg modelConfig) {
 	// A neighbour under a prefix that sorts right after the tree's, to
 	// catch a tree reading or dropping records beyond its own.
 	other := &Tree{Prefix: []byte("x/model0"), AEAD: tr.AEAD, MaxNodeBytes: cfg.maxBytes}
+	if cfg.cache > 0 {
+		tr.Cache = NewNodeCache(cfg.cache)
+		other.Cache = tr.Cache
+	}
 	if err := s.Update(ctx, func(tx meta.Tx) error { return other.Put(tx, "neighbour", []byte("n")) }); err != nil {
 		t.Fatal(err)
 	}
@@ -438,5 +443,23 @@ func TestModelNodeSizes(t *testing.T) {
 		t.Run(fmt.Sprintf("max=%d", size), func(t *testing.T) {
 			runModel(t, newMemStore(), modelConfig{ops: 10000, batch: 100, maxBytes: size, every: 1000, seed: uint64(size) + 2})
 		})
+	}
+}
+
+// TestModelCached runs the model with a NodeCache: one large enough for the
+// whole tree, and one of a few nodes, which evicts all the time. Every
+// seventh Update rolls back: the cache then holds nodes that the store does
+// not, which must never be read back.
+func TestModelCached(t *testing.T) {
+	for _, st := range stores {
+		for _, size := range []int{1 << 20, 2 << 10} {
+			t.Run(fmt.Sprintf("store=%s/cache=%d", st.name, size), func(t *testing.T) {
+				cfg := modelConfig{ops: 10000, batch: 50, maxBytes: 256, every: 500, seed: 7, cache: size}
+				if testing.Short() && st.name != "mem" {
+					cfg.ops = 2000
+				}
+				runModel(t, st.open(t), cfg)
+			})
+		}
 	}
 }

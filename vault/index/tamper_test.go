@@ -250,93 +250,101 @@ func TestTamper(t *testing.T) {
 	}
 	for _, st := range stores {
 		for _, c := range cases {
-			t.Run(fmt.Sprintf("store=%s/tamper=%s", st.name, c.name), func(t *testing.T) {
-				s := st.open(t)
-				aead := newAEAD("tamper") // one key for both trees: only the prefix tells them apart
-				tr := &Tree{Prefix: []byte("x/b1/"), AEAD: aead, MaxNodeBytes: 256}
-				other := &Tree{Prefix: []byte("x/b2/"), AEAD: aead, MaxNodeBytes: 256}
-				keys := markerKeys(300)
-				putAll(t, s, tr, keys)
-				putAll(t, s, other, keys)
-				var ids, oids map[int][]uint64
-				err := s.View(ctx, func(tx meta.Tx) error {
-					var err error
-					if ids, err = nodeIDs(tx, tr); err != nil {
-						return err
+			for _, cached := range []bool{false, true} {
+				t.Run(fmt.Sprintf("store=%s/tamper=%s/cached=%v", st.name, c.name, cached), func(t *testing.T) {
+					s := st.open(t)
+					aead := newAEAD("tamper") // one key for both trees: only the prefix tells them apart
+					tr := &Tree{Prefix: []byte("x/b1/"), AEAD: aead, MaxNodeBytes: 256}
+					other := &Tree{Prefix: []byte("x/b2/"), AEAD: aead, MaxNodeBytes: 256}
+					if cached {
+						// Holds every node of both trees, read before
+						// the tampering and after.
+						tr.Cache = NewNodeCache(1 << 20)
+						other.Cache = tr.Cache
 					}
-					oids, err = nodeIDs(tx, other)
-					return err
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(ids[0]) < 2 || len(ids[1]) < 1 {
-					t.Fatalf("tree too small to tamper with: %d leaves, %d nodes at level 1", len(ids[0]), len(ids[1]))
-				}
-				err = s.Update(ctx, func(tx meta.Tx) error { return c.fn(tx, tr, other, ids, oids) })
-				if err != nil {
-					t.Fatal(err)
-				}
-				err = s.View(ctx, func(tx meta.Tx) error {
-					return tr.Scan(tx, "", func(string, []byte) (bool, error) { return true, nil })
-				})
-				if !errors.Is(err, ErrIntegrity) {
-					t.Fatalf("Scan of the altered tree = %v, want %v", err, ErrIntegrity)
-				}
-				if strings.Contains(err.Error(), marker) {
-					t.Errorf("error %q names a key", err)
-				}
-				// Every key whose path crosses the altered node fails
-				// the same way in Get, Put and Delete; the others work.
-				var failed int
-				err = s.Update(ctx, func(tx meta.Tx) error {
-					failed = 0
-					for _, k := range keys {
-						_, _, gerr := tr.Get(tx, k)
-						perr := tr.Put(tx, k, []byte("new"))
-						_, derr := tr.Delete(tx, k)
-						for _, err := range []error{gerr, perr, derr} {
-							if err != nil && !errors.Is(err, ErrIntegrity) {
-								return fmt.Errorf("operation on the altered tree: %w, want nil or %w", err, ErrIntegrity)
+					keys := markerKeys(300)
+					putAll(t, s, tr, keys)
+					putAll(t, s, other, keys)
+					var ids, oids map[int][]uint64
+					err := s.View(ctx, func(tx meta.Tx) error {
+						var err error
+						if ids, err = nodeIDs(tx, tr); err != nil {
+							return err
+						}
+						oids, err = nodeIDs(tx, other)
+						return err
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(ids[0]) < 2 || len(ids[1]) < 1 {
+						t.Fatalf("tree too small to tamper with: %d leaves, %d nodes at level 1", len(ids[0]), len(ids[1]))
+					}
+					err = s.Update(ctx, func(tx meta.Tx) error { return c.fn(tx, tr, other, ids, oids) })
+					if err != nil {
+						t.Fatal(err)
+					}
+					err = s.View(ctx, func(tx meta.Tx) error {
+						return tr.Scan(tx, "", func(string, []byte) (bool, error) { return true, nil })
+					})
+					if !errors.Is(err, ErrIntegrity) {
+						t.Fatalf("Scan of the altered tree = %v, want %v", err, ErrIntegrity)
+					}
+					if strings.Contains(err.Error(), marker) {
+						t.Errorf("error %q names a key", err)
+					}
+					// Every key whose path crosses the altered node fails
+					// the same way in Get, Put and Delete; the others work.
+					var failed int
+					err = s.Update(ctx, func(tx meta.Tx) error {
+						failed = 0
+						for _, k := range keys {
+							_, _, gerr := tr.Get(tx, k)
+							perr := tr.Put(tx, k, []byte("new"))
+							_, derr := tr.Delete(tx, k)
+							for _, err := range []error{gerr, perr, derr} {
+								if err != nil && !errors.Is(err, ErrIntegrity) {
+									return fmt.Errorf("operation on the altered tree: %w, want nil or %w", err, ErrIntegrity)
+								}
+								if err != nil && strings.Contains(err.Error(), marker) {
+									return fmt.Errorf("error %q names a key", err)
+								}
 							}
-							if err != nil && strings.Contains(err.Error(), marker) {
-								return fmt.Errorf("error %q names a key", err)
+							if gerr != nil {
+								failed++
+								if perr == nil || derr == nil {
+									return fmt.Errorf("Get fails with %w, Put with %v, Delete with %v: want all to fail", gerr, perr, derr)
+								}
 							}
 						}
-						if gerr != nil {
-							failed++
-							if perr == nil || derr == nil {
-								return fmt.Errorf("Get fails with %w, Put with %v, Delete with %v: want all to fail", gerr, perr, derr)
-							}
+						return nil
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if failed == 0 {
+						t.Error("no Get failed on the altered tree")
+					}
+					// The other tree is intact, and the altered one can be
+					// dropped without reading it.
+					err = s.Update(ctx, func(tx meta.Tx) error {
+						if _, err := checkTree(tx, other); err != nil {
+							return fmt.Errorf("other tree: %w", err)
 						}
-					}
-					return nil
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if failed == 0 {
-					t.Error("no Get failed on the altered tree")
-				}
-				// The other tree is intact, and the altered one can be
-				// dropped without reading it.
-				err = s.Update(ctx, func(tx meta.Tx) error {
-					if _, err := checkTree(tx, other); err != nil {
-						return fmt.Errorf("other tree: %w", err)
-					}
-					if err := tr.Drop(tx); err != nil {
+						if err := tr.Drop(tx); err != nil {
+							return err
+						}
+						recs, err := records(tx, tr.Prefix)
+						if len(recs) != 0 {
+							return fmt.Errorf("%d records left after Drop", len(recs))
+						}
 						return err
+					})
+					if err != nil {
+						t.Fatal(err)
 					}
-					recs, err := records(tx, tr.Prefix)
-					if len(recs) != 0 {
-						return fmt.Errorf("%d records left after Drop", len(recs))
-					}
-					return err
 				})
-				if err != nil {
-					t.Fatal(err)
-				}
-			})
+			}
 		}
 	}
 }

@@ -57,6 +57,9 @@ type Tree struct {
 	// children, may then exceed it, and the tree gets deep; small values
 	// are for tests.
 	MaxNodeBytes int
+	// Cache, when set, keeps the nodes this Tree reads and writes
+	// decoded, for reads of the same sealed records (see NodeCache).
+	Cache *NodeCache
 
 	// rand, when set, replaces crypto/rand for node ids and nonces, so
 	// that fuzzing sees the same execution for the same input.
@@ -100,6 +103,11 @@ func (t *Tree) read(tx meta.Tx, id uint64) (*node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("index: read node %016x: %w", id, err)
 	}
+	if t.Cache != nil {
+		if n := t.Cache.get(t.AEAD, key, v); n != nil {
+			return n, nil
+		}
+	}
 	ns := t.AEAD.NonceSize()
 	if len(v) < ns+t.AEAD.Overhead() {
 		return nil, t.integrity(id, "sealed node of %d bytes is truncated", len(v))
@@ -113,6 +121,9 @@ func (t *Tree) read(tx meta.Tx, id uint64) (*node, error) {
 		return nil, t.integrity(id, "%v", err)
 	}
 	n.id = id
+	if t.Cache != nil {
+		t.Cache.put(t.AEAD, key, v, n)
+	}
 	return n, nil
 }
 
@@ -126,6 +137,9 @@ func (t *Tree) write(tx meta.Tx, n *node) error {
 	v = t.AEAD.Seal(v, v, plain, key)
 	if err := tx.Put(key, v); err != nil {
 		return fmt.Errorf("index: write node %016x: %w", n.id, err)
+	}
+	if t.Cache != nil {
+		t.Cache.put(t.AEAD, key, v, n)
 	}
 	return nil
 }
@@ -142,8 +156,12 @@ func (t *Tree) random(b []byte) {
 }
 
 func (t *Tree) remove(tx meta.Tx, id uint64) error {
-	if err := tx.Delete(t.nodeKey(id)); err != nil {
+	key := t.nodeKey(id)
+	if err := tx.Delete(key); err != nil {
 		return fmt.Errorf("index: delete node %016x: %w", id, err)
+	}
+	if t.Cache != nil {
+		t.Cache.drop(key)
 	}
 	return nil
 }
@@ -270,7 +288,7 @@ func (t *Tree) Get(tx meta.Tx, key string) (val []byte, ok bool, err error) {
 	if !ok {
 		return nil, false, nil
 	}
-	return leaf.vals[j], true, nil
+	return slices.Clone(leaf.vals[j]), true, nil
 }
 
 // Put sets key to val, inserting it or replacing its value. key is 1 to
@@ -471,7 +489,7 @@ func (t *Tree) commitRoot(tx meta.Tx, r *node, appended bool) error {
 
 // Scan calls fn for every key >= from, in ascending byte order, with its
 // value, until fn returns false or an error, which Scan returns. fn may keep
-// key and val. It reads each node at most once: one per level to reach
+// key and val, but must not modify val (a NodeCache shares it). It reads each node at most once: one per level to reach
 // from, then one per leaf and the internal nodes between leaves.
 //
 // fn may use tx for other records, but must not Put or Delete in this tree
