@@ -272,6 +272,9 @@ func (v *Vault) commit(ctx context.Context, p Principal, bucket string, o *Objec
 				return err
 			}
 			if bl.data != nil {
+				// Kept with the version record when that is written
+				// once (and never copied to l/).
+				bl.Here = b.fixedNull()
 				if err := v.putInline(tx, b, *bl); err != nil {
 					return err
 				}

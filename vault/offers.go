@@ -209,8 +209,10 @@ func kInline(blob string) []byte { return []byte("d/" + blob) }
 // putInline stores an inline blob with the commit that references it. Its
 // bytes count in the tenant's usage, on no offer.
 func (v *Vault) putInline(tx meta.Tx, b Bucket, bl Blob) error {
-	if err := tx.Put(kInline(bl.Name), bl.data); err != nil {
-		return err
+	if !bl.Here {
+		if err := tx.Put(kInline(bl.Name), bl.data); err != nil {
+			return err
+		}
 	}
 	return addUsage(tx, b.Tenant, "", usage{Bytes: bl.Size})
 }
@@ -222,7 +224,9 @@ func (v *Vault) markGarbage(tx meta.Tx, b Bucket, blobs []Blob) ([]string, error
 	names := make([]string, 0, len(blobs))
 	for _, bl := range blobs {
 		if bl.Inline {
-			if err := tx.Delete(kInline(bl.Name)); err != nil {
+			if bl.Here {
+				// Gone with its record.
+			} else if err := tx.Delete(kInline(bl.Name)); err != nil {
 				return nil, err
 			}
 			if err := addUsage(tx, b.Tenant, "", usage{Bytes: -bl.Size}); err != nil {
@@ -280,16 +284,21 @@ func (v *Vault) resolveBlobs(tx meta.Tx, tenant string, o *Object) error {
 			}
 		}
 		if bl.Inline {
-			data, err := tx.Get(kInline(bl.Name))
-			if errors.Is(err, meta.ErrNotFound) {
+			data := bl.data // a Here blob's, read with the record
+			if !bl.Here {
+				d, err := tx.Get(kInline(bl.Name))
+				if err != nil && !errors.Is(err, meta.ErrNotFound) {
+					return err
+				}
+				data = bytes.Clone(d)
+			}
+			if data == nil {
 				return fmt.Errorf("%w: inline blob %s is missing", ErrIntegrity, bl.Name)
-			} else if err != nil {
-				return err
 			}
 			if o.inline == nil {
 				o.inline = make([][]byte, len(o.Blobs))
 			}
-			o.inline[i] = bytes.Clone(data)
+			o.inline[i] = data
 			continue
 		}
 		if !multi {

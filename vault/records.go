@@ -114,13 +114,17 @@ type Blob struct {
 	ETag     string `json:"e,omitempty"`
 	Checksum string `json:"c,omitempty"`
 
-	// Inline: the blob is kept in the metadata store (d/<name>), not on
-	// an offer.
+	// Inline: the blob is kept in the metadata store, not on an offer: in
+	// its own record d/<name>, or, when Here is set, after the record
+	// that holds this Blob (see Bucket.seal). Here is set in a bucket
+	// that was never versioned, whose version records are written once.
 	Inline bool `json:"in,omitempty"`
+	Here   bool `json:"hr,omitempty"`
 
 	// offer is where writeBlob put a blob that no record references yet;
 	// "" for a blob read from a record (its reference says where it is).
-	// data is an inline blob's ciphertext until its commit.
+	// data is an inline blob's ciphertext until its commit, and that of
+	// a Here blob read from its record.
 	offer string
 	data  []byte
 	// kekAEAD is the KEK that wrapped DEK, for a blob that writeBlob made
@@ -177,6 +181,16 @@ func (o *Object) KeyID() string {
 }
 
 // PartsCount is the number of parts of a multipart object, 0 otherwise.
+// here returns the blob whose ciphertext is kept with the record, or nil.
+func (o *Object) here() *Blob {
+	for i := range o.Blobs {
+		if o.Blobs[i].Inline && o.Blobs[i].Here {
+			return &o.Blobs[i]
+		}
+	}
+	return nil
+}
+
 func (o *Object) PartsCount() int {
 	if !o.Multipart {
 		return 0

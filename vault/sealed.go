@@ -313,9 +313,19 @@ func (b *Bucket) indexLatest(tx meta.Tx, key string, newest *Object) error {
 	return b.idx.Put(tx, key, idxLive)
 }
 
-// seal encrypts a record for the metadata key k.
+// seal encrypts a record for the metadata key k. An Object whose inline
+// blob is Here has that blob's ciphertext in the same sealed plaintext,
+// after the record's JSON: JSON, ciphertext, its length (4 bytes, big
+// endian), then a zero byte, which no JSON text ends with.
 func (b *Bucket) seal(k []byte, v any) []byte {
 	plain := encode(v)
+	if o, ok := v.(*Object); ok {
+		if bl := o.here(); bl != nil {
+			plain = append(plain, bl.data...)
+			plain = binary.BigEndian.AppendUint32(plain, uint32(len(bl.data)))
+			plain = append(plain, 0)
+		}
+	}
 	defer clear(plain)
 	nonce := make([]byte, b.rec.NonceSize(), b.rec.NonceSize()+len(plain)+b.rec.Overhead())
 	rand.Read(nonce)
@@ -332,8 +342,32 @@ func (b *Bucket) open(k, val []byte, v any) error {
 	if err != nil {
 		return fmt.Errorf("%w: record of bucket %s does not authenticate", ErrIntegrity, b.Name)
 	}
-	defer clear(plain)
-	return decode(plain, v)
+	var data []byte
+	if n := len(plain); n > 0 && plain[n-1] == 0 {
+		if n < 5 || uint64(binary.BigEndian.Uint32(plain[n-5:])) > uint64(n-5) {
+			return fmt.Errorf("%w: record of bucket %s: bad inline blob trailer", ErrIntegrity, b.Name)
+		}
+		size := int(binary.BigEndian.Uint32(plain[n-5:]))
+		data, plain = plain[n-5-size:n-5], plain[:n-5-size]
+	}
+	if err := decode(plain, v); err != nil {
+		clear(plain)
+		return err
+	}
+	clear(plain)
+	if data != nil {
+		// The ciphertext after the record: the Here blob's.
+		o, ok := v.(*Object)
+		var bl *Blob
+		if ok {
+			bl = o.here()
+		}
+		if bl == nil {
+			return fmt.Errorf("%w: record of bucket %s holds an inline blob but no blob of its own", ErrIntegrity, b.Name)
+		}
+		bl.data = data
+	}
+	return nil
 }
 
 // put seals and writes a record.
