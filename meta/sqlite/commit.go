@@ -118,19 +118,8 @@ func (s *Store) commitLoop() {
 			}
 			batch = append(batch, c)
 		}
-	fill:
-		for len(batch) < s.cfg.maxBatch {
-			select {
-			case c, ok := <-s.calls:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, c)
-			default:
-				break fill
-			}
-		}
-		n := s.runBatch(batch)
+		s.fill(&batch)
+		n := s.runBatch(&batch, true)
 		// Calls the batch had no time for go first in the next one.
 		rest := copy(batch, batch[n:])
 		clear(batch[rest:])
@@ -138,11 +127,34 @@ func (s *Store) commitLoop() {
 	}
 }
 
-// runBatch runs a prefix of batch in one transaction and commits it,
+// fill moves the calls waiting in the queue to the end of batch, as many as
+// it has room for, and reports whether it took any.
+func (s *Store) fill(batch *[]*call) bool {
+	took := false
+	for len(*batch) < s.cfg.maxBatch {
+		select {
+		case c, ok := <-s.calls:
+			if !ok {
+				return took // closed: Close waits for the calls taken
+			}
+			*batch = append(*batch, c)
+			took = true
+		default:
+			return took
+		}
+	}
+	return took
+}
+
+// runBatch runs a prefix of *batchp in one transaction and commits it,
 // finishing every call of that prefix (or retrying it alone, see retry). It
 // returns the length of the prefix: it stops early once the fns have run
-// for maxBatchTime, so that the first caller's wait stays bounded.
-func (s *Store) runBatch(batch []*call) int {
+// for maxBatchTime, so that the first caller's wait stays bounded. When grow
+// is set and the fns of *batchp have run with time left, the calls that
+// queued meanwhile join the transaction (appended to *batchp): they share
+// its commit rather than wait for it and pay for one of their own.
+func (s *Store) runBatch(batchp *[]*call, grow bool) int {
+	batch := *batchp
 	w := s.writer
 	s.batch.reset()
 	defer s.batch.reset() // the values are the callers' no longer
@@ -166,7 +178,13 @@ func (s *Store) runBatch(batch []*call) int {
 	var pending []*call // fn succeeded; waiting for the commit
 	ran := 0            // calls whose fn ran in this transaction
 	n := 0
-	for n < len(batch) && (n == 0 || time.Since(start) < s.cfg.maxBatchTime) {
+	for n == 0 || time.Since(start) < s.cfg.maxBatchTime {
+		if n == len(batch) {
+			if !grow || !s.fill(batchp) {
+				break
+			}
+			batch = *batchp
+		}
 		c := batch[n]
 		n++
 		if !c.take() {
@@ -236,7 +254,7 @@ func (s *Store) retry(calls []*call, ran int, err error) {
 			c.finish(outcome{err: err})
 			continue
 		}
-		s.runBatch([]*call{c})
+		s.runBatch(&[]*call{c}, false) // alone
 	}
 }
 

@@ -29,8 +29,9 @@
 // fails drops its overlay and takes nothing else with it, and the batch's
 // writes reach SQLite once per key, in key order, just before the COMMIT.
 // A lone Update is committed at once, without waiting for company; batches
-// form by themselves while a commit is in progress, and are bounded (256
-// calls, or about 5 ms of running fns). The fns of a batch run one after
+// form by themselves while a commit is in progress, the calls that queue
+// while a batch's fns run join it before its COMMIT, and batches are
+// bounded (256 calls, or about 5 ms of running fns). The fns of a batch run one after
 // the other on one connection, so Updates are serializable in the order they
 // ran. When a batch cannot commit, the calls it held are run again one by
 // one (meta.Store allows fn to run more than once), so that one bad call
