@@ -303,6 +303,11 @@ func (s *Store) createTemp() (*os.File, string, error) {
 // copyBlob copies r to dst and returns the byte count. When size >= 0 it
 // reads at most size+1 bytes: enough to tell that r is longer than declared
 // without storing all of it. It checks ctx between chunks.
+// writebackChunk is how many bytes of a blob copyBlob writes before it
+// starts writing them to the disk (startWriteback), so that the disk works
+// while the rest of the blob arrives.
+const writebackChunk = 8 << 20
+
 func copyBlob(ctx context.Context, dst *os.File, r io.Reader, size int64) (int64, error) {
 	limit := int64(1<<63 - 1)
 	if size >= 0 && size < limit {
@@ -314,7 +319,7 @@ func copyBlob(ctx context.Context, dst *os.File, r io.Reader, size int64) (int64
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
-	var n int64
+	var n, started int64 // started: bytes whose writeback has started
 	for n < limit {
 		if err := ctx.Err(); err != nil {
 			return n, err
@@ -332,6 +337,12 @@ func copyBlob(ctx context.Context, dst *os.File, r io.Reader, size int64) (int64
 				return n, err
 			}
 			n += int64(m)
+			if n-started >= writebackChunk {
+				if err := startWriteback(dst, started, n-started); err != nil {
+					return n, err
+				}
+				started = n
+			}
 		}
 		if rerr == io.EOF {
 			return n, nil

@@ -65,6 +65,31 @@ func exists(path string) bool {
 }
 
 // TestLayout pins the on-disk layout that operators and the doc rely on.
+// TestWriteback checks that a large Put starts writing its blob to the disk
+// every 8 MiB, before the fsync that ends it, and a small one leaves it all
+// to that fsync.
+func TestWriteback(t *testing.T) {
+	s := newStore(t)
+	var ranges [][2]int64
+	fs.OnWriteback(t, func(off, n int64) { ranges = append(ranges, [2]int64{off, n}) })
+	const mib = 1 << 20
+	for _, c := range []struct {
+		size int64
+		want [][2]int64
+	}{
+		{1 * mib, nil},
+		{20 * mib, [][2]int64{{0, 8 * mib}, {8 * mib, 8 * mib}}},
+	} {
+		ranges = nil
+		if err := s.Put(t.Context(), "obj/big", bytes.NewReader(make([]byte, c.size)), c.size); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(ranges, c.want) {
+			t.Errorf("Put of %d MiB started writeback of %v, want %v", c.size/mib, ranges, c.want)
+		}
+	}
+}
+
 func TestLayout(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir)
