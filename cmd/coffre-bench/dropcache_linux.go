@@ -22,3 +22,16 @@ func dropCache(path string) error {
 	}
 	return nil
 }
+
+// writebackChunk: see writeFile.
+const writebackChunk = 8 << 20
+
+// startWriteback starts writing bytes [off, off+n) of f to the disk
+// (SYNC_FILE_RANGE_WRITE), without waiting.
+func startWriteback(f *os.File, off, n int64) error {
+	const syncFileRangeWrite = 0x2
+	if err := syscall.SyncFileRange(int(f.Fd()), off, n, syncFileRangeWrite); err != nil {
+		return &os.PathError{Op: "sync_file_range", Path: f.Name(), Err: err}
+	}
+	return nil
+}
