@@ -300,14 +300,14 @@ func (s *Store) createTemp() (*os.File, string, error) {
 	return f, name, err
 }
 
-// copyBlob copies r to dst and returns the byte count. When size >= 0 it
-// reads at most size+1 bytes: enough to tell that r is longer than declared
-// without storing all of it. It checks ctx between chunks.
 // writebackChunk is how many bytes of a blob copyBlob writes before it
 // starts writing them to the disk (startWriteback), so that the disk works
 // while the rest of the blob arrives.
 const writebackChunk = 8 << 20
 
+// copyBlob copies r to dst and returns the byte count. When size >= 0 it
+// reads at most size+1 bytes: enough to tell that r is longer than declared
+// without storing all of it. It checks ctx between chunks.
 func copyBlob(ctx context.Context, dst *os.File, r io.Reader, size int64) (int64, error) {
 	limit := int64(1<<63 - 1)
 	if size >= 0 && size < limit {
