@@ -211,3 +211,68 @@ func TestXChaCha(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSmallerMaxNodeBytes opens a tree built with large nodes with a smaller
+// MaxNodeBytes, as a release that lowers it does: every operation works on
+// the large nodes, and each node is split to the new size when it is next
+// written.
+func TestSmallerMaxNodeBytes(t *testing.T) {
+	for _, st := range stores {
+		t.Run("store="+st.name, func(t *testing.T) {
+			s := st.open(t)
+			big := &Tree{Prefix: []byte("x/"), AEAD: newAEAD("shrink"), MaxNodeBytes: 8 << 10, Cache: NewNodeCache(1 << 20)}
+			keys := markerKeys(3000)
+			putAll(t, s, big, keys)
+			small := &Tree{Prefix: big.Prefix, AEAD: big.AEAD, MaxNodeBytes: 3840, Cache: big.Cache}
+			var before treeStats
+			err := s.Update(ctx, func(tx meta.Tx) error {
+				var err error
+				if before, err = checkTree(tx, big); err != nil {
+					return err
+				}
+				// Read, replace and delete through the large nodes.
+				for i, k := range keys {
+					v, ok, err := small.Get(tx, k)
+					if err != nil || !ok || len(v) != 4 {
+						return fmt.Errorf("Get %q = %x, %v, %v", k, v, ok, err)
+					}
+					if i%3 == 0 {
+						if _, err := small.Delete(tx, k); err != nil {
+							return err
+						}
+					} else if err := small.Put(tx, k, []byte("new value")); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.View(ctx, func(tx meta.Tx) error {
+				after, err := checkTree(tx, small) // every node now fits 3840 bytes
+				if err != nil {
+					return err
+				}
+				if after.nodes <= before.nodes {
+					t.Errorf("%d nodes of at most 3840 bytes, %d of 8 KiB before: want more", after.nodes, before.nodes)
+				}
+				n := 0
+				err = small.Scan(tx, "", func(k string, v []byte) (bool, error) {
+					if string(v) != "new value" {
+						return false, fmt.Errorf("%q = %q after the rewrite", k, v)
+					}
+					n++
+					return true, nil
+				})
+				if want := len(keys) - (len(keys)+2)/3; err == nil && n != want {
+					t.Errorf("Scan found %d keys, want %d", n, want)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
