@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	rdebug "runtime/debug"
 	"strings"
 	"time"
 
@@ -64,6 +65,7 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 	if fl.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fl.Arg(0))
 	}
+	tuneGC(os.Getenv)
 	if len(domains) == 0 {
 		domains = stringList{"localhost"}
 	}
@@ -167,6 +169,22 @@ func (c *serveCmd) Run(ctx context.Context, args []string) error {
 
 // servePprof serves the profiler on a loopback address only: profiles show
 // names and timings that are nobody else's business.
+// serveGCPercent is the garbage collector's target (GOGC) of coffre serve:
+// the heap may grow to 4 times what is live (Go's default is 2) before a
+// collection. Small PUTs allocate quickly (records, index nodes, request
+// state), and with the default the collector took a tenth of the server's
+// CPU. Measured on 4 KiB PUTs from 8 clients, six pairs of runs: 0.99 to
+// 1.35 x the PUTs per second (1.12 x the median), 0.73 to 0.99 x the CPU
+// per PUT, for a peak RSS of 137 to 147 MiB instead of 94 to 98.
+const serveGCPercent = 300
+
+// tuneGC sets serveGCPercent, unless the operator chose with GOGC.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		rdebug.SetGCPercent(serveGCPercent)
+	}
+}
+
 func servePprof(addr string, log *slog.Logger) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
