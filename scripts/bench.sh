@@ -174,6 +174,10 @@ run_s3() {
 		;;
 	*) port=$PEER_PORT pid=$PEER_PID ;;
 	esac
+	# Writes still in the page cache (versitygw never fsyncs; a large blob
+	# written just before) reach the disk now rather than during this group,
+	# where a server that fsyncs would wait behind their writeback.
+	sync
 	log "$name: $group ($PRESET, keys under $prefix) against http://127.0.0.1:$port"
 	AWS_ACCESS_KEY_ID=$ACCESS_KEY AWS_SECRET_ACCESS_KEY=$SECRET_KEY \
 		"$BIN/coffre-bench" s3 "${QUICK[@]}" -endpoint "http://127.0.0.1:$port" -target "$name" \
@@ -305,7 +309,7 @@ sizes+=${BENCH_ARGS:+; changed by BENCH_ARGS: $BENCH_ARGS}
 	-meta "preset=$PRESET: $sizes" \
 	-note "Both servers run side by side on the same machine, each on a fresh directory of the same file system, and the same load generator drives them on 127.0.0.1, one at a time: each scenario group runs against one server then the other, in ABBA order (Coffre first for large objects, the peer first for small ones, and so on), so that other work on the machine weighs on both alike; every group but the listing runs in $BENCH_ROUNDS rounds, each on new keys, and the tables give the best round (and every round). The client shares the $(nproc) CPUs with the server it measures (its own CPU time is in the raw results). Throughputs are in MB/s of 10⁶ bytes. Bodies are a deterministic AES-CTR stream generated while they are sent, and every GET is checked byte for byte against it while it streams, for the servers and the raw disk alike." \
 	-note "raw disk: the same volumes, written by the same generator in 1 MiB writes to one file per object, its writeback started every 8 MiB (sync_file_range, as Coffre's file-system backend does), each fsynced with its directory, then read back and checked. Its read right after the write comes from the page cache, as the servers' GETs of objects they have just written do (the machine has $mem of RAM); its cold read (after posix_fadvise DONTNEED on each file) is the disk's own speed. It runs before and after the servers; the tables keep the faster of the two (both are in the raw results)." \
-	-note "Durability differs: Coffre fsyncs every object (blob, directory and metadata) before it answers; versitygw $PEER_VERSION never calls fsync (its posix backend leaves writes in the page cache), so its PUT and create figures are not durable ones. Coffre also encrypts every byte (AES-256-GCM) and seals names and metadata; versitygw stores plain files and xattrs." \
+	-note "Durability differs: Coffre fsyncs every object (blob, directory and metadata) before it answers; versitygw $PEER_VERSION never calls fsync (its posix backend leaves writes in the page cache), so its PUT and create figures are not durable ones. Before each scenario group the script runs sync, so that the kernel writes what the previous group left in the page cache (versitygw's files, above all) before the next one starts, rather than during it, where a server that fsyncs would wait behind that writeback. Coffre also encrypts every byte (AES-256-GCM) and seals names and metadata; versitygw stores plain files and xattrs." \
 	-note "Large-object scenarios send one object at a time (a single stream). Small-object scenarios run 8 concurrent clients, each with its own keep-alive connection. Time to first byte is measured from the request to the first body byte; for the large sizes the body is then closed unread, so each sample opens a new connection. Peak RSS is the server's VmHWM, reset (clear_refs) at the start of each scenario." \
 	>"$BENCH_OUT.tmp"
 mv "$BENCH_OUT.tmp" "$BENCH_OUT"
