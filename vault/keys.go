@@ -92,7 +92,8 @@ const sortKeyLen = 16
 // offSortKey is the sort key of the null version that a PUT makes in a
 // bucket whose versioning was never enabled (Bucket.FixedNull). It sorts
 // after every time-based sort key: once versioning is enabled, every later
-// version is newer, and the versions stay newest first.
+// version is newer, and the versions stay newest first. It is shared: never
+// modify it (its capacity is its length, so an append copies it).
 var offSortKey = bytes.Repeat([]byte{0xff}, sortKeyLen)
 
 func newSortKey(t time.Time) []byte {

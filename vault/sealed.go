@@ -359,11 +359,11 @@ func (b *Bucket) open(k, val []byte, v any) error {
 		size := int(binary.BigEndian.Uint32(plain[n-5:]))
 		data, plain = plain[n-5-size:n-5], plain[:n-5-size]
 	}
-	if err := decode(plain, v); err != nil {
-		clear(plain)
+	err = decode(plain, v)
+	clear(plain) // the record's JSON; the ciphertext after it is no secret
+	if err != nil {
 		return err
 	}
-	clear(plain)
 	if data != nil {
 		// The ciphertext after the record: the Here blob's.
 		o, ok := v.(*Object)
