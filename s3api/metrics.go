@@ -122,7 +122,8 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// ReadFrom keeps the sendfile path of the underlying writer.
+// ReadFrom copies a response body, extending the write deadline as it goes
+// (deadlineReader), and counts its bytes.
 func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
@@ -144,10 +145,11 @@ func (d deadlineReader) Read(p []byte) (int, error) {
 	return d.r.Read(p)
 }
 
-// WriteTo copies the body to w, the connection once the headers are out, in
-// writes of up to copyBufSize bytes. io.Copy's own buffer is 32 KiB: a
-// system call, and a pass through the TCP stack, for every 32 KiB of a
-// large GET.
+// WriteTo copies the body to w (io.Copy calls it, with the response as w)
+// in writes of up to copyBufSize bytes, which the response passes straight
+// to the connection once its buffer is empty. io.Copy's own buffer is 32
+// KiB: a system call, and a pass through the TCP stack, for every 32 KiB of
+// a large GET.
 func (d deadlineReader) WriteTo(w io.Writer) (n int64, err error) {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
