@@ -139,6 +139,17 @@ func newRequestID() string {
 
 // ServeHTTP routes, authenticates and serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
+	if hr.ContentLength == 0 && hr.ProtoAtLeast(1, 1) && strings.EqualFold(hr.Header.Get("Expect"), "100-continue") {
+		// net/http sends 100 Continue when a handler first reads a body,
+		// so never for an empty one, whose final response then comes
+		// where the client waits for the 100 (RFC 9110 allows that).
+		// botocore (the aws cli, boto3) keeps that response's status for
+		// the next request on the connection and parses the next answer
+		// wrongly: it waits for a body that never comes, a 60 s read
+		// timeout (boto/botocore#3755). A 100 first is allowed too, and
+		// keeps those clients on their normal path.
+		w.WriteHeader(http.StatusContinue)
+	}
 	if hr.URL.Path == "/healthz" && (hr.Method == http.MethodGet || hr.Method == http.MethodHead) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
