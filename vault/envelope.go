@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"crypto/cipher"
 	"crypto/rand"
@@ -367,7 +368,7 @@ func (v *Vault) writeKEK(ctx context.Context, tenant string) (cipher.AEAD, int, 
 // when it is not, bindKEK fails with errRebindKEK and updateBinding loads
 // it and runs the transaction again.
 func (v *Vault) bindKEK(tx meta.Tx, tenant string, bl *Blob) error {
-	t, err := readTenant(tx, tenant)
+	t, err := v.readTenant(tx, tenant)
 	if err != nil {
 		return err
 	}
@@ -396,13 +397,30 @@ func (v *Vault) bindKEK(tx meta.Tx, tenant string, bl *Blob) error {
 }
 
 // readTenant reads a tenant's record; a missing one is ErrNoSuchTenant.
-func readTenant(tx meta.Tx, tenant string) (Tenant, error) {
-	var t Tenant
-	err := getRecord(tx, kTenant(tenant), &t)
+// Every PUT reads it (bindKEK), and decoding its JSON cost more than the
+// read: the last record decoded is kept, and used for the same bytes only.
+func (v *Vault) readTenant(tx meta.Tx, tenant string) (Tenant, error) {
+	b, err := tx.Get(kTenant(tenant))
 	if errors.Is(err, meta.ErrNotFound) {
-		return t, fail("%w: %s", ErrNoSuchTenant, tenant)
+		return Tenant{}, fail("%w: %s", ErrNoSuchTenant, tenant)
+	} else if err != nil {
+		return Tenant{}, err
 	}
-	return t, err
+	if d, ok := v.tenants.Load(tenant); ok && bytes.Equal(d.(decodedTenant).raw, b) {
+		return d.(decodedTenant).t, nil
+	}
+	var t Tenant
+	if err := decode(b, &t); err != nil {
+		return Tenant{}, err
+	}
+	v.tenants.Store(tenant, decodedTenant{raw: bytes.Clone(b), t: t})
+	return t, nil
+}
+
+// decodedTenant is a tenant record and the bytes it was decoded from.
+type decodedTenant struct {
+	raw []byte
+	t   Tenant
 }
 
 // errRebindKEK: see bindKEK. It is an ErrKeyUnavailable in case it lasts.

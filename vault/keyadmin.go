@@ -395,7 +395,7 @@ func (v *Vault) ShredTenant(ctx context.Context, tenant string) (destroyed int, 
 	err = v.update(ctx, func(tx meta.Tx) error {
 		v.bucketGen.Add(1) // cached buckets are read under keys this may change
 		destroyed = 0
-		t, err := readTenant(tx, tenant)
+		t, err := v.readTenant(tx, tenant)
 		if err != nil {
 			return err
 		}
@@ -437,7 +437,7 @@ type KeyStatus struct {
 func (v *Vault) TenantKeys(ctx context.Context, tenant string) (KeyStatus, error) {
 	ks := KeyStatus{Tenant: tenant}
 	err := v.view(ctx, func(tx meta.Tx) error {
-		t, err := readTenant(tx, tenant)
+		t, err := v.readTenant(tx, tenant)
 		if err != nil {
 			return err
 		}

@@ -406,6 +406,16 @@ func newestVersion(tx meta.Tx, b Bucket, key string) (*Object, error) {
 // dropNullVersion removes the null version of a key, if any, and returns
 // its blobs, now garbage. It does not touch l/.
 func (v *Vault) dropNullVersion(tx meta.Tx, b Bucket, key string) ([]string, error) {
+	if b.fixedNull() {
+		// Never versioned: the key's one version, the null one, is in the
+		// name index while it exists (there are no delete markers). The
+		// index's nodes are in memory, where a record that does not exist
+		// costs a look-up in the store, and a new key is the common PUT.
+		if _, ok, err := b.idx.Get(tx, key); err != nil || !ok {
+			return nil, err
+		}
+		return v.dropVersion(tx, b, key, offSortKey)
+	}
 	sk, err := nullSortKey(tx, b, key)
 	if err != nil || sk == nil {
 		return nil, err
@@ -480,6 +490,10 @@ func findVersion(tx meta.Tx, b Bucket, key, versionID string) (*Object, []byte, 
 		})
 		return o, sk, err
 	case "null":
+		if b.fixedNull() {
+			sk = offSortKey // read once, below
+			break
+		}
 		s, err := nullSortKey(tx, b, key)
 		if s == nil || err != nil {
 			return nil, nil, err

@@ -80,6 +80,7 @@ type Vault struct {
 
 	keyCache   kekCache
 	writeKEKs  sync.Map // tenant → currentWriteKEK (wrapDEK's)
+	tenants    sync.Map // tenant → decodedTenant (readTenant's)
 	bucketKeys bucketKeyCache
 	kekFlight  singleflight.Group // one key store Unwrap per key at a time
 	kekUnwraps atomic.Int64
